@@ -1,0 +1,173 @@
+/**
+ * Chatty's configuration: read once from the environment (and `.env`), validated, frozen, and
+ * passed to whatever needs it. Nothing else in the code base reads `process.env`.
+ *
+ * @example
+ *   const config = loadConfig();             // process.env + ./.env
+ *   const config = loadConfig({ PORT: '0' }); // tests: an explicit environment, no .env
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import bytes from 'bytes';
+import dotenv from 'dotenv';
+import ms from 'ms';
+import { z } from 'zod';
+
+export type NodeEnv = 'development' | 'test' | 'production';
+export type Registration = 'open' | 'closed';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type EventLogMode = 'durable' | 'off';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Seeds an empty key ring; never used once the ring has a key. */
+  readonly jwtSecret: string | undefined;
+  readonly databaseUrl: string;
+  readonly redisUrl: string | undefined;
+  /** Request body limit in bytes. */
+  readonly maxRequestBytes: number;
+  readonly corsOrigins: readonly string[];
+  /** Lifetime of login tokens, in seconds. */
+  readonly tokenTtlSeconds: number;
+  readonly registration: Registration;
+  readonly admin: { readonly username: string; readonly password: string } | undefined;
+  /** Event log retention, in milliseconds. */
+  readonly historyTtlMs: number;
+  readonly logLevel: LogLevel;
+  readonly nodeEnv: NodeEnv;
+  /** `off` keeps no event log (no replay, no crash safety): a benchmark baseline, never for production. */
+  readonly eventLog: EventLogMode;
+  /** Send the login cookie with `Secure`. */
+  readonly secureCookies: boolean;
+}
+
+/** Thrown for an invalid environment; its message is the one line start-up prints. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Each variable and the legacy names it may also be given as, first match wins. */
+const ALIASES = {
+  PORT: ['PORT', 'APP_PORT', 'DEV_APP_PORT'],
+  HOST: ['HOST'],
+  JWT_SECRET: ['JWT_SECRET', 'DEV_JWT_SECRET'],
+  DATABASE_URL: ['DATABASE_URL'],
+  REDIS_URL: ['REDIS_URL'],
+  MAX_REQ_SIZE: ['MAX_REQ_SIZE', 'DEV_MAX_REQ_SIZE'],
+  CORS_ORIGINS: ['CORS_ORIGINS'],
+  TOKEN_TTL: ['TOKEN_TTL'],
+  REGISTRATION: ['REGISTRATION'],
+  ADMIN_USERNAME: ['ADMIN_USERNAME'],
+  ADMIN_PASSWORD: ['ADMIN_PASSWORD'],
+  HISTORY_TTL: ['HISTORY_TTL'],
+  LOG_LEVEL: ['LOG_LEVEL'],
+  NODE_ENV: ['NODE_ENV'],
+  EVENT_LOG: ['EVENT_LOG'],
+  SECURE_COOKIES: ['SECURE_COOKIES'],
+} as const;
+type VariableName = keyof typeof ALIASES;
+
+const duration = (variable: string) =>
+  z.string().transform((text, ctx) => {
+    const value = /^\d+$/.test(text) ? Number(text) * 1000 : ms(text as ms.StringValue);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${variable} must be a duration such as 30s, 15m, 1h or 7d` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path>, sqlite::memory: or postgres://…')
+    .default('sqlite:./data/chatty.db'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// URL').optional(),
+  MAX_REQ_SIZE: z
+    .string()
+    .default('1mb')
+    .transform((text, ctx) => {
+      const value = bytes.parse(text);
+      if (value === null || !Number.isFinite(value) || value <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a size such as 100kb or 1mb' });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean)),
+  TOKEN_TTL: duration('TOKEN_TTL').default(ms('1h')),
+  REGISTRATION: z.enum(['open', 'closed']).default('open'),
+  ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, 'must be 3–64 of A-Z a-z 0-9 _ . -').optional(),
+  ADMIN_PASSWORD: z
+    .string()
+    .refine((text) => Buffer.byteLength(text) >= 8 && Buffer.byteLength(text) <= 72, 'must be 8–72 bytes')
+    .optional(),
+  HISTORY_TTL: duration('HISTORY_TTL').default(ms('7d')),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  EVENT_LOG: z.enum(['durable', 'off']).default('durable'),
+  SECURE_COOKIES: z.enum(['true', 'false']).optional(),
+});
+
+/** Picks each variable from its first set alias; empty strings count as unset. */
+function collect(env: Record<string, string | undefined>): Partial<Record<VariableName, string>> {
+  const picked: Partial<Record<VariableName, string>> = {};
+  for (const [name, aliases] of Object.entries(ALIASES) as [VariableName, readonly string[]][]) {
+    for (const alias of aliases) {
+      const value = env[alias];
+      if (value !== undefined && value !== '') {
+        picked[name] = value;
+        break;
+      }
+    }
+  }
+  return picked;
+}
+
+/**
+ * Builds the configuration from an environment. Without an argument it reads `process.env` over
+ * `./.env` (real environment variables win). Throws {@link ConfigError} naming the variable.
+ */
+export function loadConfig(env?: Record<string, string | undefined>): Config {
+  const source = env ?? { ...readDotenv(), ...process.env };
+  const parsed = schema.safeParse(collect(source));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${variable}: ${issue.message}`);
+  }
+  const v = parsed.data;
+  if ((v.ADMIN_USERNAME === undefined) !== (v.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('Invalid configuration: ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
+  }
+  return Object.freeze({
+    port: v.PORT,
+    host: v.HOST,
+    jwtSecret: v.JWT_SECRET,
+    databaseUrl: v.DATABASE_URL,
+    redisUrl: v.REDIS_URL,
+    maxRequestBytes: v.MAX_REQ_SIZE,
+    corsOrigins: Object.freeze(v.CORS_ORIGINS),
+    tokenTtlSeconds: Math.ceil(v.TOKEN_TTL / 1000),
+    registration: v.REGISTRATION,
+    admin: v.ADMIN_USERNAME && v.ADMIN_PASSWORD ? Object.freeze({ username: v.ADMIN_USERNAME, password: v.ADMIN_PASSWORD }) : undefined,
+    historyTtlMs: v.HISTORY_TTL,
+    logLevel: v.LOG_LEVEL,
+    nodeEnv: v.NODE_ENV,
+    eventLog: v.EVENT_LOG,
+    secureCookies: v.SECURE_COOKIES ? v.SECURE_COOKIES === 'true' : v.NODE_ENV === 'production',
+  });
+}
+
+function readDotenv(): Record<string, string> {
+  const file = path.resolve('.env');
+  if (!fs.existsSync(file)) return {};
+  return dotenv.parse(fs.readFileSync(file));
+}

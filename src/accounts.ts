@@ -1,0 +1,65 @@
+/**
+ * Accounts of people who log in with a password (contract §3). App servers mint their own tokens
+ * and need no account; these are for the browser client and operators.
+ */
+import bcrypt from 'bcryptjs';
+import { z } from 'zod';
+import { ChattyError } from './errors.js';
+import type { Store } from './store/store.js';
+import type { Role } from './tokens.js';
+
+export const BCRYPT_COST = 10;
+
+const credentialsSchema = z.object({
+  username: z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, 'username must be 3–64 of A-Z a-z 0-9 _ . -'),
+  password: z
+    .string()
+    .refine((p) => Buffer.byteLength(p) >= 8, 'password must be at least 8 bytes')
+    .refine((p) => Buffer.byteLength(p) <= 72, 'password must be at most 72 bytes'),
+});
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Validates a registration body; throws `validation_failed` pointing at the bad field. */
+export function parseCredentials(body: unknown): Credentials {
+  const parsed = credentialsSchema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = String(issue.path[0] ?? '');
+  const detail = issue.code === 'invalid_type' ? `${field || 'body'} must be a string` : issue.message;
+  throw new ChattyError('validation_failed', detail, { pointer: field ? `/${field}` : '' });
+}
+
+// A real hash of a random password, compared against when the user does not exist, so that
+// "unknown user" and "wrong password" take the same time.
+const DUMMY_HASH = bcrypt.hashSync('chatty-timing-equaliser', BCRYPT_COST);
+
+export class Accounts {
+  constructor(private readonly store: Store) {}
+
+  /** Creates a `user` account; `username_taken` when it exists. */
+  async register(credentials: Credentials): Promise<{ username: string; role: Role; createdAt: number }> {
+    const passwordHash = await bcrypt.hash(credentials.password, BCRYPT_COST);
+    const account = { username: credentials.username, passwordHash, role: 'user' as const, createdAt: Date.now() };
+    if (!(await this.store.createAccount(account))) throw new ChattyError('username_taken', `The username "${credentials.username}" is taken`, { pointer: '/username' });
+    return { username: account.username, role: account.role, createdAt: account.createdAt };
+  }
+
+  /** The account's role when the password matches, otherwise undefined; constant-time either way. */
+  async authenticate(username: string, password: string): Promise<{ username: string; role: Role } | undefined> {
+    const account = await this.store.findAccount(username);
+    const matches = await bcrypt.compare(password, account?.passwordHash ?? DUMMY_HASH);
+    return account && matches ? { username: account.username, role: account.role } : undefined;
+  }
+
+  /** Creates the bootstrap admin or brings its password and role up to date. */
+  async ensureAdmin(username: string, password: string): Promise<void> {
+    const existing = await this.store.findAccount(username);
+    if (existing && existing.role === 'admin' && (await bcrypt.compare(password, existing.passwordHash))) return;
+    const passwordHash = await bcrypt.hash(password, BCRYPT_COST);
+    await this.store.upsertAccount({ username, passwordHash, role: 'admin', createdAt: existing?.createdAt ?? Date.now() });
+  }
+}

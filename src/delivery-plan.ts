@@ -1,0 +1,105 @@
+/**
+ * Who receives an event, and what they receive (contract §4.2, §5, §6). Pure: the live path turns
+ * a plan into Socket.IO room emits; replay applies the same rules to one user's subscriptions, so a
+ * replayed copy is exactly the live one.
+ */
+import { dmParticipants, userRoom, type ChannelName, type RoomName, type UserId } from './names.js';
+import type { ChatMessage, LoggedEvent, LoggedNotification, NotifyTarget } from './store/store.js';
+
+/** One Socket.IO broadcast: to every socket in `rooms` and in none of `except`. */
+export interface RoomEmit {
+  readonly rooms: readonly RoomName[];
+  readonly except: readonly RoomName[];
+  /** The channel this copy stands for, in `channels` modes. */
+  readonly origin?: ChannelName;
+}
+
+/** What a socket receives: `socket.emit(name, ...args)`. */
+export interface Delivery {
+  readonly name: string;
+  readonly args: readonly unknown[];
+}
+
+export interface NotificationMeta {
+  id: number;
+  time: string;
+  origin?: ChannelName;
+}
+
+export interface ChatMessagePayload {
+  id: number;
+  channel: string;
+  from: UserId;
+  body: string;
+  sentAt: string;
+  clientId: string | null;
+}
+
+/**
+ * The broadcasts for a notification. `channels-efficient` excludes the earlier channels from each
+ * later emit, so a socket in several listed channels gets exactly one copy, from the first.
+ */
+export function planNotify(target: NotifyTarget): RoomEmit[] {
+  const names = target.names;
+  switch (target.mode) {
+    case 'channels':
+      return names.map((channel) => ({ rooms: [channel], except: [], origin: channel }));
+    case 'channels-efficient':
+      return names.map((channel, i) => ({ rooms: [channel], except: names.slice(0, i), origin: channel }));
+    case 'users':
+      return [{ rooms: names.map(userRoom), except: [] }];
+  }
+}
+
+/** The arguments of a notification's emit: `(payload, meta)`. */
+export function notificationArgs(event: LoggedNotification, origin: ChannelName | undefined): [Record<string, unknown>, NotificationMeta] {
+  const time = new Date(event.createdAt).toISOString();
+  let payload: Record<string, unknown> = event.attributes as Record<string, unknown>;
+  if (event.add.length > 0) {
+    payload = { ...payload };
+    if (event.add.includes('origin') && origin !== undefined) payload.origin = origin;
+    if (event.add.includes('date-time')) payload['date-time'] = time;
+  }
+  const meta: NotificationMeta = origin === undefined ? { id: event.id, time } : { id: event.id, time, origin };
+  return [payload, meta];
+}
+
+export function chatMessagePayload(message: ChatMessage): ChatMessagePayload {
+  return {
+    id: message.id,
+    channel: message.channel,
+    from: message.from,
+    body: message.body,
+    sentAt: new Date(message.createdAt).toISOString(),
+    clientId: message.clientId,
+  };
+}
+
+/** The rooms a chat message goes to: its channel, or both users of a private conversation. */
+export function chatRooms(message: { channel: string }): RoomName[] {
+  const pair = dmParticipants(message.channel);
+  return pair ? [...new Set(pair.map(userRoom))] : [message.channel];
+}
+
+/**
+ * What one user's socket would have received live for `event`, given the user's channels at replay
+ * time. Used by replay; must agree with {@link planNotify} and {@link chatRooms}.
+ */
+export function copiesFor(event: LoggedEvent, userId: UserId, channels: ReadonlySet<ChannelName>): Delivery[] {
+  if (event.kind === 'chat') {
+    const pair = dmParticipants(event.channel);
+    const member = pair ? pair.includes(userId) : channels.has(event.channel);
+    return member ? [{ name: 'chat:message', args: [chatMessagePayload(event)] }] : [];
+  }
+  const { mode, names } = event.target;
+  switch (mode) {
+    case 'channels':
+      return names.filter((c) => channels.has(c)).map((c) => ({ name: event.event, args: notificationArgs(event, c) }));
+    case 'channels-efficient': {
+      const first = names.find((c) => channels.has(c));
+      return first === undefined ? [] : [{ name: event.event, args: notificationArgs(event, first) }];
+    }
+    case 'users':
+      return names.includes(userId) ? [{ name: event.event, args: notificationArgs(event, undefined) }] : [];
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The Express application: security headers, CORS, body parsing, the route groups, and the one
+ * error handler.
+ */
+import cookieParser from 'cookie-parser';
+import cors from 'cors';
+import express from 'express';
+import helmet from 'helmet';
+import type { Accounts } from '../accounts.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Notifications } from '../notifications.js';
+import type { PresenceTracker } from '../realtime/presence.js';
+import type { SigningKeys } from '../signing-keys.js';
+import type { Store } from '../store/store.js';
+import type { Subscriptions } from '../subscriptions.js';
+import { createPassport } from './authentication.js';
+import { authRoutes } from './auth-routes.js';
+import { jsonBodies } from './body-parsing.js';
+import { controlRoutes } from './control-routes.js';
+import { errorHandler, notFound } from './error-handler.js';
+import { opsRoutes, type ReadinessCheck } from './ops-routes.js';
+import { pageRoutes } from './pages.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  store: Store;
+  accounts: Accounts;
+  keys: SigningKeys;
+  notifications: Notifications;
+  subscriptions: Subscriptions;
+  presence: PresenceTracker;
+  readiness: readonly ReadinessCheck[];
+  isDraining: () => boolean;
+}
+
+export const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'", 'ws:', 'wss:'],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  frameAncestors: ["'none'"],
+  formAction: ["'self'"],
+  upgradeInsecureRequests: null,
+};
+
+export function createApp(deps: AppDeps): express.Express {
+  const { config, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.set('query parser', 'simple');
+
+  app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }));
+  if (config.corsOrigins.length > 0) app.use(cors({ origin: [...config.corsOrigins], credentials: true }));
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      if (res.statusCode >= 500 || logger.isLevelEnabled('debug')) {
+        logger[res.statusCode >= 500 ? 'warn' : 'debug'](
+          { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+          'request',
+        );
+      }
+    });
+    next();
+  });
+  app.use(cookieParser());
+  app.use(jsonBodies(config.maxRequestBytes));
+
+  const auth = createPassport(deps.keys, deps.accounts);
+  app.use(auth.passport.initialize());
+  app.use(opsRoutes(metrics, deps.readiness, deps.isDraining));
+  app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger }));
+  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps));
+  app.use(pageRoutes());
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,79 @@
+/**
+ * Passport for HTTP: passport-local checks passwords at login, passport-jwt checks tokens from the
+ * `Authorization: Bearer` header or the `jwt` cookie. Token rules live in tokens.ts and are the
+ * same for sockets; passport-jwt then re-checks the signature with the key they picked.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import passportModule from 'passport';
+import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
+import { Strategy as LocalStrategy } from 'passport-local';
+import type { Accounts } from '../accounts.js';
+import { ChattyError } from '../errors.js';
+import type { SigningKeys } from '../signing-keys.js';
+import type { Principal, Role } from '../tokens.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+const BEARER = { 'WWW-Authenticate': 'Bearer' };
+
+const fromCookie = (req: Request): string | null => (req.cookies as Record<string, string> | undefined)?.jwt || null;
+
+/** A Passport instance of this server's own, so that several servers can share a process. */
+export function createPassport(keys: SigningKeys, accounts: Accounts) {
+  const passport = new passportModule.Passport();
+
+  passport.use(
+    new LocalStrategy({ session: false }, (username, password, done) => {
+      accounts.authenticate(username, password).then(
+        (account) => done(null, account ?? false),
+        (error: unknown) => done(error),
+      );
+    }),
+  );
+
+  passport.use(
+    new JwtStrategy(
+      {
+        jwtFromRequest: ExtractJwt.fromExtractors([ExtractJwt.fromAuthHeaderAsBearerToken(), fromCookie]),
+        secretOrKeyProvider: (req: Request, token: string, done: (error: unknown, secret?: string) => void) => {
+          const result = keys.verify(token);
+          if (!result.ok) return done(new ChattyError(result.code, undefined, undefined, BEARER));
+          req.principal = result.principal;
+          done(null, keys.secretOf(result.principal.keyId));
+        },
+        algorithms: ['HS256'],
+        passReqToCallback: true,
+      },
+      (req: Request, _payload: unknown, done: (error: unknown, user?: Principal) => void) => done(null, req.principal),
+    ),
+  );
+
+  /** Requires a valid token; with `roles`, one of those roles too (403 otherwise). */
+  function requireToken(...roles: Role[]): RequestHandler {
+    return (req: Request, res: Response, next: NextFunction) => {
+      passport.authenticate('jwt', { session: false }, (error: unknown, principal: Principal | false, info: unknown) => {
+        if (error) return next(error);
+        if (!principal) return next(tokenFailure(info));
+        if (roles.length > 0 && !roles.includes(principal.role)) {
+          return next(new ChattyError('forbidden', `This route needs the ${roles.join(' or ')} role`));
+        }
+        req.principal = principal;
+        next();
+      })(req, res, next);
+    };
+  }
+
+  return { passport, requireToken };
+}
+
+function tokenFailure(info: unknown): ChattyError {
+  if (info instanceof ChattyError) return info;
+  const name = (info as Error | undefined)?.name;
+  if (name === 'TokenExpiredError') return new ChattyError('token_expired', undefined, undefined, BEARER);
+  if (info instanceof Error && info.message === 'No auth token') return new ChattyError('token_missing', undefined, undefined, BEARER);
+  return new ChattyError('token_invalid', undefined, undefined, BEARER);
+}

@@ -1,0 +1,19 @@
+/** The one place errors become responses: JSON:API `errors`, never a stack trace. */
+import type { NextFunction, Request, Response } from 'express';
+import { ChattyError, toJsonApiError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { send } from './jsonapi.js';
+
+export function errorHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(error);
+    if (!(error instanceof ChattyError)) logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    const body = toJsonApiError(error);
+    if (error instanceof ChattyError && error.headers) res.set(error.headers);
+    send(res, Number(body.status), { errors: [body] });
+  };
+}
+
+export function notFound(req: Request, _res: Response, next: NextFunction): void {
+  next(new ChattyError('not_found', `No route for ${req.method} ${req.path}`));
+}

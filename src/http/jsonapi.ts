@@ -1,0 +1,76 @@
+/**
+ * JSON:API documents (contract §2) through jsonapi-serializer, and the paging of the query routes.
+ */
+import type { Request, Response } from 'express';
+import JsonApiSerializer from 'jsonapi-serializer';
+import { ChattyError } from '../errors.js';
+import { isValidName } from '../names.js';
+
+const { Serializer } = JsonApiSerializer;
+
+export const JSON_API = 'application/vnd.api+json';
+
+const serializer = (type: string, attributes: string[]) => (data: unknown, options: { meta?: Record<string, unknown>; links?: Record<string, string> } = {}) =>
+  new Serializer(type, {
+    attributes,
+    keyForAttribute: 'camelCase',
+    pluralizeType: false,
+    ...(options.meta ? { meta: options.meta } : {}),
+    ...(options.links && Object.keys(options.links).length > 0 ? { topLevelLinks: options.links } : {}),
+  }).serialize(data);
+
+export const serialize = {
+  channels: serializer('channels', []),
+  participants: serializer('users', ['online']),
+  online: serializer('users', ['connections']),
+  users: serializer('users', ['username', 'role', 'createdAt']),
+  notifications: serializer('notifications', ['event', 'mode', 'targets', 'createdAt']),
+  tokens: serializer('tokens', ['token', 'expiresAt']),
+  keys: serializer('keys', ['createdAt', 'previousKeysExpireAt']),
+};
+
+export function send(res: Response, status: number, document: unknown): void {
+  res.status(status).type(JSON_API).send(JSON.stringify(document));
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+export interface Page {
+  size: number;
+  after: string | undefined;
+}
+
+/** Reads `page[size]` and `page[after]`. */
+export function parsePage(req: Request): Page {
+  const query = req.query as Record<string, unknown>;
+  const rawSize = query['page[size]'];
+  let size = DEFAULT_PAGE_SIZE;
+  if (rawSize !== undefined) {
+    if (typeof rawSize !== 'string' || !/^\d{1,4}$/.test(rawSize) || Number(rawSize) < 1 || Number(rawSize) > MAX_PAGE_SIZE) {
+      throw new ChattyError('invalid_parameter', `page[size] must be an integer from 1 to ${MAX_PAGE_SIZE}`, { parameter: 'page[size]' });
+    }
+    size = Number(rawSize);
+  }
+  const after = query['page[after]'];
+  if (after !== undefined && !isValidName(after)) {
+    throw new ChattyError('invalid_parameter', 'page[after] must be the last id of the previous page', { parameter: 'page[after]' });
+  }
+  return { size, after: after as string | undefined };
+}
+
+/**
+ * Cuts a list fetched with one extra item into a page and its `links.next`, present while more
+ * remain.
+ */
+export function pageOf<T>(req: Request, items: T[], page: Page, idOf: (item: T) => string): { items: T[]; links: { next?: string } } {
+  if (items.length <= page.size) return { items, links: {} };
+  const kept = items.slice(0, page.size);
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(req.query)) {
+    if (name !== 'page[after]' && typeof value === 'string') params.set(name, value);
+  }
+  params.set('page[after]', idOf(kept.at(-1)!));
+  params.set('page[size]', String(page.size));
+  return { items: kept, links: { next: `${req.baseUrl}${req.path}?${params.toString()}` } };
+}

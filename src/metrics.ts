@@ -1,0 +1,40 @@
+/**
+ * Prometheus metrics. Each server owns its registry, so several servers (tests, benchmarks) can
+ * live in one process without sharing counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'chatty_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly notifications = new Counter({
+    name: 'chatty_notifications_total',
+    help: 'Notifications accepted, by mode',
+    labelNames: ['mode'] as const,
+    registers: [this.registry],
+  });
+  readonly chatMessages = new Counter({ name: 'chatty_chat_messages_total', help: 'Chat messages sent', registers: [this.registry] });
+  readonly sockets = new Gauge({ name: 'chatty_sockets', help: 'Connected sockets on this node', registers: [this.registry] });
+  readonly replayedEvents = new Counter({ name: 'chatty_replayed_events_total', help: 'Events replayed to reconnecting sockets', registers: [this.registry] });
+  readonly logBatchSize = new Histogram({
+    name: 'chatty_event_log_batch_size',
+    help: 'Events written per event-log commit',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+    registers: [this.registry],
+  });
+  readonly logCommitSeconds = new Histogram({
+    name: 'chatty_event_log_commit_seconds',
+    help: 'Time to commit one event-log batch (including fsync)',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'chatty_' });
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Names of users and channels (contract §1) and the internal rooms built from them. Internal room
+ * names contain `:`, which a user id or channel can never contain, so the two never collide.
+ */
+
+/** A user id: a JWT `sub`, or an id given by the app server. */
+export type UserId = string;
+/** A user-visible room name such as `posts-12`. */
+export type ChannelName = string;
+/** A group channel or the `dm:<a>:<b>` channel of a private conversation. */
+export type ConversationName = string;
+/** A Socket.IO room. */
+export type RoomName = string;
+
+// 1–200 characters; no whitespace, no control characters, none of , : [ ]
+const NAME = /^[^\s\p{Cc}\p{Z},:[\]]{1,200}$/u;
+
+/** Whether `value` is a valid user id or channel name. */
+export function isValidName(value: unknown): boolean {
+  return typeof value === 'string' && NAME.test(value);
+}
+
+export const userRoom = (userId: UserId): RoomName => `user:${userId}`;
+export const keyRoom = (keyId: string): RoomName => `key:${keyId}`;
+
+/** The conversation name of the private conversation between two users. */
+export function dmChannel(a: UserId, b: UserId): ConversationName {
+  return a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`;
+}
+
+/** The two users of a `dm:` conversation, or undefined for a group channel. */
+export function dmParticipants(conversation: ConversationName): [UserId, UserId] | undefined {
+  if (!conversation.startsWith('dm:')) return undefined;
+  const [, a, b] = conversation.split(':');
+  return a !== undefined && b !== undefined ? [a, b] : undefined;
+}

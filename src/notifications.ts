@@ -1,0 +1,108 @@
+/**
+ * Notifications (contract §4.2): validated, made idempotent, committed to the event log and
+ * delivered by it. The HTTP route only translates.
+ */
+import { ChattyError } from './errors.js';
+import type { EventLog } from './event-log.js';
+import { parseMethod, type MethodQuery, type NotifyMode } from './method-query.js';
+import type { Metrics } from './metrics.js';
+import type { AddFlag, LoggedNotification, Store } from './store/store.js';
+
+const NOTIFY_MODES: readonly NotifyMode[] = ['channels', 'channels-efficient', 'users'];
+const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+const ADD_FLAGS: readonly AddFlag[] = ['origin', 'date-time'];
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export interface NotifyRequest {
+  /** The caller's user id: idempotency keys are scoped by it. */
+  caller: string;
+  method: unknown;
+  add: unknown;
+  body: unknown;
+  idempotencyKey: string | undefined;
+}
+
+export interface NotifyResult {
+  notification: LoggedNotification;
+  /** True when an earlier request with the same idempotency key was answered instead. */
+  repeated: boolean;
+}
+
+/** Parses `add=origin,date-time`. */
+export function parseAdd(raw: unknown): AddFlag[] {
+  if (raw === undefined || raw === '') return [];
+  if (typeof raw !== 'string') throw new ChattyError('invalid_parameter', 'add must be given once', { parameter: 'add' });
+  const flags = [...new Set(raw.split(',').map((flag) => flag.trim()))];
+  for (const flag of flags) {
+    if (!(ADD_FLAGS as readonly string[]).includes(flag)) {
+      throw new ChattyError('invalid_parameter', `Unknown add flag "${flag.slice(0, 30)}"; expected origin or date-time`, { parameter: 'add' });
+    }
+  }
+  return flags as AddFlag[];
+}
+
+/** Validates `{event, attributes}`. */
+export function parseNotifyBody(body: unknown): { event: string; attributes: Record<string, unknown> } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ChattyError('invalid_body', 'The body must be an object {event, attributes}', { pointer: '' });
+  }
+  const { event, attributes } = body as Record<string, unknown>;
+  if (typeof event !== 'string' || !EVENT_NAME.test(event)) {
+    throw new ChattyError('validation_failed', 'event must be 1–100 of A-Z a-z 0-9 _ . : -', { pointer: '/event' });
+  }
+  if (RESERVED_EVENTS.has(event)) throw new ChattyError('validation_failed', `"${event}" is reserved by Socket.IO`, { pointer: '/event' });
+  if (attributes !== undefined && (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))) {
+    throw new ChattyError('validation_failed', 'attributes must be a JSON object', { pointer: '/attributes' });
+  }
+  return { event, attributes: (attributes ?? {}) as Record<string, unknown> };
+}
+
+export class Notifications {
+  /** Requests still being committed, by scoped idempotency key: a concurrent repeat waits for them. */
+  private readonly inFlight = new Map<string, Promise<LoggedNotification>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly eventLog: EventLog,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async notify(request: NotifyRequest): Promise<NotifyResult> {
+    const target: MethodQuery<NotifyMode> = parseMethod(request.method, NOTIFY_MODES);
+    const add = parseAdd(request.add);
+    const { event, attributes } = parseNotifyBody(request.body);
+    let key: string | undefined;
+    if (request.idempotencyKey !== undefined) {
+      if (!IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
+        throw new ChattyError('invalid_parameter', 'Idempotency-Key must be 1–255 printable ASCII characters', { parameter: 'Idempotency-Key' });
+      }
+      key = `${request.caller}\u0000${request.idempotencyKey}`;
+      const pending = this.inFlight.get(key);
+      if (pending) return { notification: await pending, repeated: true };
+      const earlier = await this.store.findByIdempotencyKey(key, Date.now() - IDEMPOTENCY_WINDOW_MS);
+      if (earlier) return { notification: earlier, repeated: true };
+    }
+    const appended = this.eventLog.append({
+      kind: 'notify',
+      event,
+      attributes,
+      target,
+      add,
+      createdAt: Date.now(),
+      ...(key !== undefined ? { idempotencyKey: key } : {}),
+    });
+    if (key !== undefined) {
+      const scoped = key;
+      this.inFlight.set(scoped, appended);
+      appended.then(
+        () => this.inFlight.delete(scoped),
+        () => this.inFlight.delete(scoped),
+      );
+    }
+    const notification = await appended;
+    this.metrics.notifications.inc({ mode: target.mode });
+    return { notification, repeated: false };
+  }
+}

@@ -1,0 +1,17 @@
+import type { Server, Socket } from 'socket.io';
+import type { Principal } from '../tokens.js';
+
+/** What Chatty keeps on each socket. */
+export interface SocketData {
+  principal: Principal;
+  /** Settles once the socket has joined its rooms and received `ready`. */
+  admitted: Promise<boolean>;
+  /** Whether it counted towards presence (so its disconnect must be counted too). */
+  present: boolean;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyEvents = Record<string, (...args: any[]) => void>;
+export type ChattyIo = Server<AnyEvents, AnyEvents, AnyEvents, SocketData>;
+export type ChattySocket = Socket<AnyEvents, AnyEvents, AnyEvents, SocketData>;

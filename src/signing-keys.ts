@@ -1,0 +1,111 @@
+/**
+ * The live key ring: loaded from the store at start, rotated through the API, persisted on every
+ * change, and watched so that sockets are dropped the moment their key stops being valid.
+ */
+import { ChattyError } from './errors.js';
+import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from './key-ring.js';
+import type { Logger } from './logger.js';
+import type { Store } from './store/store.js';
+import { signToken, verifyToken, type Role, type VerifyResult } from './tokens.js';
+import type { NodeEnv } from '../config.js';
+import type { UserId } from './names.js';
+
+/** A start-up failure the operator must fix; its message is the one line printed. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class SigningKeys {
+  private timers = new Map<KeyId, NodeJS.Timeout>();
+  private retireListeners: ((keyId: KeyId) => void)[] = [];
+
+  private constructor(
+    private current: KeyRing,
+    private readonly store: Store,
+    private readonly logger: Logger,
+  ) {
+    for (const key of this.current.valid(Date.now())) this.watch(key);
+  }
+
+  /**
+   * Loads the ring, seeding an empty one from `JWT_SECRET` or, outside production, from a
+   * generated secret.
+   */
+  static async load(store: Store, options: { jwtSecret: string | undefined; nodeEnv: NodeEnv; logger: Logger }): Promise<SigningKeys> {
+    const { jwtSecret, nodeEnv, logger } = options;
+    let ring = new KeyRing(await store.listKeys());
+    const now = Date.now();
+    if (ring.valid(now).length === 0 || !ring.valid(now).some((k) => k.expiresAt === null)) {
+      if (!ring.isEmpty) throw new StartupError('The key ring has no current key; restore the database or rotate with a new secret');
+      let secret = jwtSecret;
+      if (!secret) {
+        if (nodeEnv === 'production') throw new StartupError('Invalid configuration: JWT_SECRET is required in production (the key ring is empty)');
+        secret = generateSecret();
+        logger.warn('No JWT_SECRET set: generated a random development secret and stored it in the key ring');
+      }
+      const key: SigningKey = { id: newKeyId(), secret, createdAt: now, expiresAt: null };
+      await store.saveKeys([key]);
+      ring = new KeyRing([key]);
+      logger.info({ keyId: key.id }, 'key ring seeded');
+    } else if (jwtSecret && !ring.valid(now).some((k) => k.secret === jwtSecret)) {
+      logger.warn('JWT_SECRET differs from the persisted key ring and is ignored: rotate through PUT /auth/update-jwt-secret');
+    }
+    return new SigningKeys(ring, store, logger);
+  }
+
+  verify(token: string | undefined | null, now = Date.now()): VerifyResult {
+    return verifyToken(token, this.current, now);
+  }
+
+  /** The secret of a key that is still valid, for libraries that verify on their own. */
+  secretOf(keyId: KeyId, now = Date.now()): string | undefined {
+    return this.current.find(keyId, now)?.secret;
+  }
+
+  sign(claims: { sub: UserId; role?: Role }, ttlSeconds: number | undefined, now = Date.now()): string {
+    return signToken(this.current, claims, ttlSeconds, now);
+  }
+
+  /** Called with each key id the moment it stops being valid. */
+  onRetire(listener: (keyId: KeyId) => void): void {
+    this.retireListeners.push(listener);
+  }
+
+  /** Makes `secret` the signing key; the replaced keys stay valid for `graceSeconds`. */
+  async rotate(secret: string, graceSeconds: number, now = Date.now()): Promise<{ key: SigningKey; retired: SigningKey[] }> {
+    if (this.current.valid(now).some((k) => k.secret === secret)) {
+      throw new ChattyError('validation_failed', 'The new secret must differ from the keys in use', { pointer: '/secret' });
+    }
+    const { ring, added, retired } = this.current.rotate(secret, graceSeconds, now);
+    await this.store.saveKeys([added, ...retired]);
+    this.current = ring;
+    this.logger.info({ keyId: added.id, retired: retired.map((k) => k.id), graceSeconds }, 'key ring rotated');
+    for (const key of retired) this.watch(key);
+    return { key: added, retired };
+  }
+
+  stop(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  /** Arms (or re-arms) the timer that announces a replaced key's retirement. */
+  private watch(key: SigningKey): void {
+    if (key.expiresAt === null) return;
+    clearTimeout(this.timers.get(key.id));
+    this.arm(key.id, key.expiresAt);
+  }
+
+  private arm(keyId: KeyId, at: number): void {
+    const delay = at - Date.now();
+    if (delay <= 0) {
+      this.timers.delete(keyId);
+      this.logger.info({ keyId }, 'key retired');
+      for (const listener of this.retireListeners) listener(keyId);
+      return;
+    }
+    this.timers.set(keyId, setTimeout(() => this.arm(keyId, at), Math.min(delay, MAX_TIMER_MS)).unref());
+  }
+}

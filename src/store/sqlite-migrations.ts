@@ -1,0 +1,61 @@
+/** SQLite schema migrations, applied in order; never edit one that has shipped, add another. */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE accounts (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'service', 'user')),
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE signing_keys (
+    id TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER
+  );
+  CREATE TABLE subscriptions (
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, channel)
+  ) WITHOUT ROWID;
+  CREATE INDEX subscriptions_by_channel ON subscriptions (channel, user_id);
+
+  -- AUTOINCREMENT: ids are never reused, even after pruning removed the newest rows.
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('notify', 'chat')),
+    created_at INTEGER NOT NULL,
+    event TEXT,
+    attributes TEXT,
+    mode TEXT,
+    targets TEXT,
+    add_flags TEXT,
+    idempotency_key TEXT UNIQUE
+  );
+  CREATE INDEX events_by_time ON events (created_at);
+
+  -- Chat history outlives the event log's retention; a message's id is its event id.
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    client_id TEXT,
+    created_at INTEGER NOT NULL,
+    member_a TEXT,
+    member_b TEXT
+  );
+  CREATE INDEX messages_by_channel ON messages (channel, id);
+  CREATE INDEX messages_by_member_a ON messages (member_a) WHERE member_a IS NOT NULL;
+  CREATE INDEX messages_by_member_b ON messages (member_b) WHERE member_b IS NOT NULL;
+
+  CREATE TABLE read_positions (
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    read_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, channel)
+  ) WITHOUT ROWID;
+  `,
+];

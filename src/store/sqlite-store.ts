@@ -1,0 +1,329 @@
+/**
+ * The embedded store: better-sqlite3 in WAL mode with `synchronous = FULL`, so a committed
+ * transaction survives a crash or power loss. The event log amortises the fsync by appending in
+ * batches (see event-log.ts), not by weakening the pragma.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { SigningKey } from '../key-ring.js';
+import type { NotifyMode } from '../method-query.js';
+import { dmParticipants, type ChannelName, type UserId } from '../names.js';
+import type { Role } from '../tokens.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import type {
+  Account,
+  AddFlag,
+  ChatMessage,
+  EventId,
+  LoggedEvent,
+  LoggedNotification,
+  NewEvent,
+  PageRequest,
+  ReadPosition,
+  Store,
+} from './store.js';
+
+interface EventRow {
+  id: number;
+  kind: 'notify' | 'chat';
+  created_at: number;
+  event: string | null;
+  attributes: string | null;
+  mode: string | null;
+  targets: string | null;
+  add_flags: string | null;
+  idempotency_key: string | null;
+  channel: string | null;
+  sender: string | null;
+  body: string | null;
+  client_id: string | null;
+}
+
+interface MessageRow {
+  id: number;
+  channel: string;
+  sender: string;
+  body: string;
+  client_id: string | null;
+  created_at: number;
+}
+
+const EVENT_COLUMNS = `e.id, e.kind, e.created_at, e.event, e.attributes, e.mode, e.targets, e.add_flags, e.idempotency_key,
+  m.channel, m.sender, m.body, m.client_id`;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private statements?: ReturnType<SqliteStore['prepare']>;
+
+  /** @param location a file path or `:memory:` */
+  constructor(location: string) {
+    if (location !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(location)), { recursive: true });
+    this.db = new Database(location);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('temp_store = MEMORY');
+  }
+
+  /** Statements are prepared on first use, after migrate() has made the tables. */
+  private get sql(): ReturnType<SqliteStore['prepare']> {
+    return (this.statements ??= this.prepare());
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const applied = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    for (const [index, migration] of SQLITE_MIGRATIONS.entries()) {
+      const version = index + 1;
+      if (applied.has(version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration);
+        this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+      })();
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertAccount: db.prepare('INSERT OR IGNORE INTO accounts (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)'),
+      upsertAccount: db.prepare(
+        `INSERT INTO accounts (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role`,
+      ),
+      findAccount: db.prepare('SELECT username, password_hash, role, created_at FROM accounts WHERE username = ?'),
+      listKeys: db.prepare('SELECT id, secret, created_at, expires_at FROM signing_keys'),
+      saveKey: db.prepare(
+        `INSERT INTO signing_keys (id, secret, created_at, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+      ),
+      subscribe: db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, channel, created_at) VALUES (?, ?, ?)'),
+      unsubscribe: db.prepare('DELETE FROM subscriptions WHERE user_id = ? AND channel = ?'),
+      subscribersOfAny: db.prepare(
+        'SELECT DISTINCT user_id FROM subscriptions WHERE channel IN (SELECT value FROM json_each(?)) ORDER BY user_id',
+      ),
+      allChannelsOf: db.prepare('SELECT channel FROM subscriptions WHERE user_id = ? ORDER BY channel'),
+      channelsOf: db.prepare('SELECT channel FROM subscriptions WHERE user_id = ? AND channel > ? ORDER BY channel LIMIT ?'),
+      subscribersOf: db.prepare('SELECT user_id FROM subscriptions WHERE channel = ? AND user_id > ? ORDER BY user_id LIMIT ?'),
+      isSubscribed: db.prepare('SELECT 1 FROM subscriptions WHERE user_id = ? AND channel = ?'),
+      insertEvent: db.prepare(
+        `INSERT INTO events (kind, created_at, event, attributes, mode, targets, add_flags, idempotency_key)
+         VALUES (@kind, @createdAt, @event, @attributes, @mode, @targets, @addFlags, @idempotencyKey)`,
+      ),
+      releaseKey: db.prepare('UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ?'),
+      insertMessage: db.prepare(
+        `INSERT INTO messages (id, channel, sender, body, client_id, created_at, member_a, member_b)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      eventsBetween: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
+         WHERE e.id > ? AND e.id <= ? ORDER BY e.id LIMIT ?`,
+      ),
+      lastEventId: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'`).pluck(),
+      oldestEventId: db.prepare('SELECT MIN(id) FROM events').pluck(),
+      findByKey: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
+         WHERE e.idempotency_key = ? AND e.created_at >= ?`,
+      ),
+      prune: db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)'),
+      history: db.prepare(
+        `SELECT * FROM (SELECT id, channel, sender, body, client_id, created_at FROM messages
+         WHERE channel = ? AND id < ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
+      ),
+      findMessage: db.prepare('SELECT id, channel, sender, body, client_id, created_at FROM messages WHERE id = ?'),
+      advanceRead: db.prepare(
+        `INSERT INTO read_positions (user_id, channel, message_id, read_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user_id, channel) DO UPDATE SET message_id = excluded.message_id, read_at = excluded.read_at
+         WHERE excluded.message_id > read_positions.message_id`,
+      ),
+      readPositions: db.prepare('SELECT user_id, channel, message_id, read_at FROM read_positions WHERE channel = ? ORDER BY user_id'),
+      unreadGroups: db.prepare(
+        `SELECT m.channel AS channel, COUNT(*) AS n FROM messages m
+         LEFT JOIN read_positions r ON r.user_id = @user AND r.channel = m.channel
+         WHERE m.channel IN (SELECT value FROM json_each(@channels)) AND m.sender <> @user AND m.id > COALESCE(r.message_id, 0)
+         GROUP BY m.channel`,
+      ),
+      unreadDirect: db.prepare(
+        `SELECT m.channel AS channel, SUM(m.sender <> @user AND m.id > COALESCE(r.message_id, 0)) AS n FROM messages m
+         LEFT JOIN read_positions r ON r.user_id = @user AND r.channel = m.channel
+         WHERE m.member_a = @user OR m.member_b = @user
+         GROUP BY m.channel`,
+      ),
+    };
+  }
+
+  async createAccount(account: Account): Promise<boolean> {
+    const result = this.sql.insertAccount.run(account.username, account.passwordHash, account.role, account.createdAt);
+    return result.changes === 1;
+  }
+
+  async findAccount(username: string): Promise<Account | undefined> {
+    const row = this.sql.findAccount.get(username) as
+      | { username: string; password_hash: string; role: Role; created_at: number }
+      | undefined;
+    return row && { username: row.username, passwordHash: row.password_hash, role: row.role, createdAt: row.created_at };
+  }
+
+  async upsertAccount(account: Account): Promise<void> {
+    this.sql.upsertAccount.run(account.username, account.passwordHash, account.role, account.createdAt);
+  }
+
+  async listKeys(): Promise<SigningKey[]> {
+    const rows = this.sql.listKeys.all() as { id: string; secret: string; created_at: number; expires_at: number | null }[];
+    return rows.map((r) => ({ id: r.id, secret: r.secret, createdAt: r.created_at, expiresAt: r.expires_at }));
+  }
+
+  async saveKeys(keys: readonly SigningKey[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const k of keys) this.sql.saveKey.run(k.id, k.secret, k.createdAt, k.expiresAt);
+    })();
+  }
+
+  async subscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number> {
+    const now = Date.now();
+    return this.db.transaction(() => {
+      let changed = 0;
+      for (const user of users) for (const channel of channels) changed += this.sql.subscribe.run(user, channel, now).changes;
+      return changed;
+    })();
+  }
+
+  async unsubscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number> {
+    return this.db.transaction(() => {
+      let changed = 0;
+      for (const user of users) for (const channel of channels) changed += this.sql.unsubscribe.run(user, channel).changes;
+      return changed;
+    })();
+  }
+
+  async subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]> {
+    return this.sql.subscribersOfAny.pluck().all(JSON.stringify(channels)) as UserId[];
+  }
+
+  async channelsOf(userId: UserId, page?: PageRequest): Promise<ChannelName[]> {
+    if (!page) return this.sql.allChannelsOf.pluck().all(userId) as ChannelName[];
+    return this.sql.channelsOf.pluck().all(userId, page.after ?? '', page.size) as ChannelName[];
+  }
+
+  async subscribersOf(channel: ChannelName, page: PageRequest): Promise<UserId[]> {
+    return this.sql.subscribersOf.pluck().all(channel, page.after ?? '', page.size) as UserId[];
+  }
+
+  async isSubscribed(userId: UserId, channel: ChannelName): Promise<boolean> {
+    return this.sql.isSubscribed.get(userId, channel) !== undefined;
+  }
+
+  async appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]> {
+    return this.db.transaction(() =>
+      events.map((event): LoggedEvent => {
+        if (event.kind === 'notify') {
+          if (event.idempotencyKey !== undefined) this.sql.releaseKey.run(event.idempotencyKey);
+          const { lastInsertRowid } = this.sql.insertEvent.run({
+            kind: 'notify',
+            createdAt: event.createdAt,
+            event: event.event,
+            attributes: JSON.stringify(event.attributes),
+            mode: event.target.mode,
+            targets: JSON.stringify(event.target.names),
+            addFlags: event.add.join(','),
+            idempotencyKey: event.idempotencyKey ?? null,
+          });
+          return { ...event, id: Number(lastInsertRowid) };
+        }
+        const { lastInsertRowid } = this.sql.insertEvent.run({
+          kind: 'chat',
+          createdAt: event.createdAt,
+          event: null,
+          attributes: null,
+          mode: null,
+          targets: null,
+          addFlags: null,
+          idempotencyKey: null,
+        });
+        const id = Number(lastInsertRowid);
+        const members = dmParticipants(event.channel);
+        this.sql.insertMessage.run(id, event.channel, event.from, event.body, event.clientId, event.createdAt, members?.[0] ?? null, members?.[1] ?? null);
+        return { ...event, id };
+      }),
+    )();
+  }
+
+  async eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {
+    return (this.sql.eventsBetween.all(afterId, untilId, limit) as EventRow[]).map(eventOfRow);
+  }
+
+  async lastEventId(): Promise<EventId> {
+    return Number(this.sql.lastEventId.get());
+  }
+
+  async oldestEventId(): Promise<EventId | undefined> {
+    const id = this.sql.oldestEventId.get() as number | null;
+    return id ?? undefined;
+  }
+
+  async findByIdempotencyKey(key: string, since: number): Promise<LoggedNotification | undefined> {
+    const row = this.sql.findByKey.get(key, since) as EventRow | undefined;
+    const event = row && eventOfRow(row);
+    return event?.kind === 'notify' ? event : undefined;
+  }
+
+  async pruneEvents(before: number, limit: number): Promise<number> {
+    return this.sql.prune.run(before, limit).changes;
+  }
+
+  async history(channel: string, before: EventId | undefined, limit: number): Promise<ChatMessage[]> {
+    const rows = this.sql.history.all(channel, before ?? Number.MAX_SAFE_INTEGER, limit) as MessageRow[];
+    return rows.map(messageOfRow);
+  }
+
+  async findMessage(id: EventId): Promise<ChatMessage | undefined> {
+    const row = this.sql.findMessage.get(id) as MessageRow | undefined;
+    return row && messageOfRow(row);
+  }
+
+  async advanceReadPosition(p: ReadPosition): Promise<boolean> {
+    return this.sql.advanceRead.run(p.userId, p.channel, p.messageId, p.readAt).changes === 1;
+  }
+
+  async readPositions(channel: string): Promise<ReadPosition[]> {
+    const rows = this.sql.readPositions.all(channel) as { user_id: string; channel: string; message_id: number; read_at: number }[];
+    return rows.map((r) => ({ userId: r.user_id, channel: r.channel, messageId: r.message_id, readAt: r.read_at }));
+  }
+
+  async unreadCounts(userId: UserId, channels: readonly ChannelName[]): Promise<Record<string, number>> {
+    const counts: Record<string, number> = Object.create(null);
+    for (const channel of channels) counts[channel] = 0;
+    const params = { user: userId, channels: JSON.stringify(channels) };
+    for (const row of this.sql.unreadGroups.all(params) as { channel: string; n: number }[]) counts[row.channel] = row.n;
+    for (const row of this.sql.unreadDirect.all(params) as { channel: string; n: number }[]) counts[row.channel] = row.n;
+    return { ...counts };
+  }
+}
+
+function eventOfRow(row: EventRow): LoggedEvent {
+  if (row.kind === 'chat') return messageOfRow({ ...row, channel: row.channel!, sender: row.sender!, body: row.body! });
+  return {
+    kind: 'notify',
+    id: row.id,
+    createdAt: row.created_at,
+    event: row.event!,
+    attributes: JSON.parse(row.attributes!),
+    target: { mode: row.mode as NotifyMode, names: JSON.parse(row.targets!) },
+    add: row.add_flags ? (row.add_flags.split(',') as AddFlag[]) : [],
+    ...(row.idempotency_key !== null ? { idempotencyKey: row.idempotency_key } : {}),
+  };
+}
+
+function messageOfRow(row: MessageRow): ChatMessage {
+  return { kind: 'chat', id: row.id, channel: row.channel, from: row.sender, body: row.body, clientId: row.client_id, createdAt: row.created_at };
+}

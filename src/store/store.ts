@@ -1,0 +1,120 @@
+/**
+ * The storage seam. Everything durable goes through this interface: SQLite is the embedded
+ * default, and a PostgreSQL implementation plugs in without touching callers. Every
+ * implementation passes the same contract suite (test/store-contract.ts).
+ */
+import type { SigningKey } from '../key-ring.js';
+import type { NotifyMode } from '../method-query.js';
+import type { ChannelName, ConversationName, UserId } from '../names.js';
+import type { Role } from '../tokens.js';
+
+export type EventId = number;
+
+export interface Account {
+  readonly username: string;
+  readonly passwordHash: string;
+  readonly role: Role;
+  readonly createdAt: number;
+}
+
+/** A page of an id-ordered list: items after `after`, at most `size`. */
+export interface PageRequest {
+  readonly after?: string;
+  readonly size: number;
+}
+
+/** What a notification was addressed to, as logged. */
+export interface NotifyTarget {
+  readonly mode: NotifyMode;
+  readonly names: readonly string[];
+}
+
+export type AddFlag = 'origin' | 'date-time';
+
+export interface NewNotification {
+  readonly kind: 'notify';
+  readonly event: string;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly target: NotifyTarget;
+  readonly add: readonly AddFlag[];
+  readonly createdAt: number;
+  /** Scoped by the caller; a repeat within 24 h is answered from the log. */
+  readonly idempotencyKey?: string;
+}
+
+export interface NewChatMessage {
+  readonly kind: 'chat';
+  /** A group channel or a `dm:<a>:<b>` conversation. */
+  readonly channel: ConversationName;
+  readonly from: UserId;
+  readonly body: string;
+  readonly clientId: string | null;
+  readonly createdAt: number;
+}
+
+export type NewEvent = NewNotification | NewChatMessage;
+export type LoggedEvent = NewEvent & { readonly id: EventId };
+export type LoggedNotification = NewNotification & { readonly id: EventId };
+export type ChatMessage = NewChatMessage & { readonly id: EventId };
+
+export interface ReadPosition {
+  readonly userId: UserId;
+  readonly channel: ConversationName;
+  readonly messageId: EventId;
+  readonly readAt: number;
+}
+
+export interface Store {
+  /** Creates or upgrades the schema. */
+  migrate(): Promise<void>;
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // accounts
+  /** Returns false when the username is taken. */
+  createAccount(account: Account): Promise<boolean>;
+  findAccount(username: string): Promise<Account | undefined>;
+  /** Creates the account or resets its password and role. */
+  upsertAccount(account: Account): Promise<void>;
+
+  // key ring
+  listKeys(): Promise<SigningKey[]>;
+  /** Writes keys as given (insert or update by id), atomically. */
+  saveKeys(keys: readonly SigningKey[]): Promise<void>;
+
+  // subscriptions
+  /** Adds every (user, channel) pair; returns how many were new. */
+  subscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number>;
+  /** Removes every (user, channel) pair; returns how many existed. */
+  unsubscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number>;
+  /** Distinct users subscribed to any of `channels`. */
+  subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]>;
+  /** A user's channels, ordered by name; all of them without `page`. */
+  channelsOf(userId: UserId, page?: PageRequest): Promise<ChannelName[]>;
+  /** A channel's subscribers, ordered by id. */
+  subscribersOf(channel: ChannelName, page: PageRequest): Promise<UserId[]>;
+  isSubscribed(userId: UserId, channel: ChannelName): Promise<boolean>;
+
+  // event log
+  /** Appends events in one durable transaction; ids increase in the order given. */
+  appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]>;
+  /** Events with `afterId < id <= untilId`, in id order, at most `limit`. */
+  eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]>;
+  lastEventId(): Promise<EventId>;
+  findByIdempotencyKey(key: string, since: number): Promise<LoggedNotification | undefined>;
+  /** Deletes at most `limit` log entries created before `before`; chat history is kept. */
+  pruneEvents(before: number, limit: number): Promise<number>;
+  /** The oldest id still in the log, or undefined when it is empty. */
+  oldestEventId(): Promise<EventId | undefined>;
+
+  // chat
+  /** The newest `limit` messages of a conversation with id below `before`, oldest first. */
+  history(channel: ConversationName, before: EventId | undefined, limit: number): Promise<ChatMessage[]>;
+  findMessage(id: EventId): Promise<ChatMessage | undefined>;
+  /** Moves a read position forward; returns false when it already was at or past `messageId`. */
+  advanceReadPosition(position: ReadPosition): Promise<boolean>;
+  readPositions(channel: ConversationName): Promise<ReadPosition[]>;
+  /** Unread counts (messages from others after the read position) for the given group channels and the user's private conversations. */
+  unreadCounts(userId: UserId, channels: readonly ChannelName[]): Promise<Record<ConversationName, number>>;
+}

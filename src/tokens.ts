@@ -1,0 +1,64 @@
+/**
+ * JWT verification and signing against the key ring (contract §3): HS256 only, `kid` honoured,
+ * without `kid` every valid key is tried. Pure: no I/O, the caller passes the clock.
+ */
+import jwt from 'jsonwebtoken';
+import type { KeyId, KeyRing } from './key-ring.js';
+import { isValidName, type UserId } from './names.js';
+
+export type Role = 'admin' | 'service' | 'user';
+const ROLES: readonly Role[] = ['admin', 'service', 'user'];
+
+/** Who a verified token speaks for. */
+export interface Principal {
+  readonly sub: UserId;
+  readonly role: Role;
+  /** Expiry in seconds since the epoch, when the token has one. */
+  readonly exp: number | undefined;
+  /** The key that verified the token: its sockets are dropped when the key retires. */
+  readonly keyId: KeyId;
+}
+
+export type TokenFailure = 'token_missing' | 'token_invalid' | 'token_expired';
+export type VerifyResult = { ok: true; principal: Principal } | { ok: false; code: TokenFailure };
+
+const ALGORITHMS: jwt.Algorithm[] = ['HS256'];
+
+/**
+ * Verifies `token` at `now` (ms). An expired token is reported as `token_expired` only when its
+ * signature is valid; everything else wrong is `token_invalid`.
+ */
+export function verifyToken(token: string | undefined | null, ring: KeyRing, now: number): VerifyResult {
+  if (!token) return { ok: false, code: 'token_missing' };
+  const decoded = jwt.decode(token, { complete: true });
+  if (!decoded || typeof decoded.payload !== 'object' || decoded.header.alg !== 'HS256') return { ok: false, code: 'token_invalid' };
+  const kid = decoded.header.kid;
+  const candidates = kid === undefined ? ring.valid(now) : [ring.find(kid, now)].filter((k) => k !== undefined);
+  for (const key of candidates) {
+    try {
+      const claims = jwt.verify(token, key.secret, { algorithms: ALGORITHMS, clockTimestamp: Math.floor(now / 1000) }) as jwt.JwtPayload;
+      const principal = principalOf(claims, key.id);
+      return principal ? { ok: true, principal } : { ok: false, code: 'token_invalid' };
+    } catch (error) {
+      if (error instanceof jwt.TokenExpiredError) return { ok: false, code: 'token_expired' };
+      // a signature or claim that fails with this key: try the next
+    }
+  }
+  return { ok: false, code: 'token_invalid' };
+}
+
+function principalOf(claims: jwt.JwtPayload, keyId: KeyId): Principal | undefined {
+  const role = claims.role ?? 'user';
+  if (typeof claims.sub !== 'string' || !isValidName(claims.sub) || !ROLES.includes(role)) return undefined;
+  if (claims.exp !== undefined && typeof claims.exp !== 'number') return undefined;
+  return { sub: claims.sub, role, exp: claims.exp, keyId };
+}
+
+/** Signs a token with the ring's current key; `ttlSeconds` sets `exp`. */
+export function signToken(ring: KeyRing, claims: { sub: UserId; role?: Role }, ttlSeconds: number | undefined, now: number): string {
+  const key = ring.current();
+  const iat = Math.floor(now / 1000);
+  const payload: Record<string, unknown> = { sub: claims.sub, role: claims.role ?? 'user', iat };
+  if (ttlSeconds !== undefined) payload.exp = iat + ttlSeconds;
+  return jwt.sign(payload, key.secret, { algorithm: 'HS256', keyid: key.id, noTimestamp: true });
+}
