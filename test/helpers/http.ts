@@ -1,0 +1,46 @@
+/** Real HTTP against a test server, with JSON:API bodies. */
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+export interface RequestOptions {
+  token?: string;
+  headers?: Record<string, string>;
+  /** A raw body sent as is (default: JSON of `body`). */
+  raw?: string | Buffer;
+  contentType?: string;
+}
+
+export async function request(method: string, url: string, body?: unknown, options: RequestOptions = {}): Promise<ApiResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let payload: string | Buffer | undefined;
+  if (options.raw !== undefined) payload = options.raw;
+  else if (body !== undefined) payload = JSON.stringify(body);
+  if (payload !== undefined) headers['content-type'] = options.contentType ?? 'application/vnd.api+json';
+  const response = await fetch(url, { method, headers, body: payload });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** Binds a base URL and a token: `const api = client(server.url, token); await api.post('/control/notify?...', body)`. */
+export function client(baseUrl: string, token?: string) {
+  const call = (method: string) => (path: string, body?: unknown, options: RequestOptions = {}) =>
+    request(method, `${baseUrl}${path}`, body, { token, ...options });
+  return { get: call('GET'), post: call('POST'), put: call('PUT'), delete: call('DELETE') };
+}
+
+/** A JSON:API document naming resources `type-id`. */
+export function doc(...resources: [type: string, id: string][]) {
+  const data = resources.map(([type, id]) => ({ type, id }));
+  return { data: data.length === 1 ? data[0] : data };
+}

@@ -1,0 +1,87 @@
+/**
+ * A real Chatty server for a test: port 0, its own SQLite file in a temporary folder, silent logs.
+ * `restart()` starts a new server on the same database, as a process restart would.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import jwt from 'jsonwebtoken';
+import { loadConfig } from '../../config.js';
+import { createChatty, type ChattyServer } from '../../src/server.js';
+
+export interface TestServerOptions {
+  /** Extra environment, as the variables of the contract's §8. */
+  env?: Record<string, string>;
+  /** Reuse a database file (default: a new temporary one). */
+  dbPath?: string;
+}
+
+export interface TokenOptions {
+  role?: 'admin' | 'service' | 'user' | string;
+  /** Seconds from now; negative for an already expired token. */
+  expiresIn?: number;
+  secret?: string;
+  kid?: string;
+  claims?: Record<string, unknown>;
+}
+
+export interface TestServer {
+  chatty: ChattyServer;
+  url: string;
+  port: number;
+  dbPath: string;
+  secret: string;
+  /** A token signed with the server's JWT_SECRET (no kid: every valid key is tried). */
+  token(sub: string, options?: TokenOptions): string;
+  serviceToken(): string;
+  adminToken(): string;
+  /** Closes this server and starts another on the same database and environment. */
+  restart(): Promise<TestServer>;
+  close(): Promise<void>;
+}
+
+export function tempDbPath(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatty-test-'));
+  return path.join(dir, 'chatty.db');
+}
+
+export function signToken(secret: string, sub: string | undefined, options: TokenOptions = {}): string {
+  const payload: Record<string, unknown> = { ...(sub !== undefined ? { sub } : {}), ...(options.role ? { role: options.role } : {}), ...options.claims };
+  const signOptions: jwt.SignOptions = { algorithm: 'HS256' };
+  if (options.expiresIn !== undefined) payload.exp = Math.floor(Date.now() / 1000) + options.expiresIn;
+  if (options.kid) signOptions.keyid = options.kid;
+  return jwt.sign(payload, options.secret ?? secret, signOptions);
+}
+
+export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dbPath = options.dbPath ?? tempDbPath();
+  const secret = options.env?.JWT_SECRET ?? crypto.randomBytes(32).toString('hex');
+  const env = {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: `sqlite:${dbPath}`,
+    JWT_SECRET: secret,
+    ...options.env,
+  };
+  const chatty = await createChatty(loadConfig(env));
+  const { port } = await chatty.listen();
+  const server: TestServer = {
+    chatty,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dbPath,
+    secret,
+    token: (sub, tokenOptions = {}) => signToken(tokenOptions.secret ?? secret, sub, tokenOptions),
+    serviceToken: () => server.token('app-server', { role: 'service', expiresIn: 3600 }),
+    adminToken: () => server.token('operator', { role: 'admin', expiresIn: 3600 }),
+    restart: async () => {
+      await chatty.close();
+      return startServer({ ...options, dbPath, env: { ...options.env, JWT_SECRET: secret } });
+    },
+    close: () => chatty.close(),
+  };
+  return server;
+}
