@@ -1,0 +1,152 @@
+/**
+ * The storage contract, written once and run against every Store implementation: each one must
+ * pass it unchanged (SQLite today; PostgreSQL when it lands).
+ */
+import { expect } from 'chai';
+import type { NewChatMessage, NewNotification, Store } from '../src/store/store.js';
+
+export function storeContract(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await open());
+      await store.migrate();
+    });
+    afterEach(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    const notification = (overrides: Partial<NewNotification> = {}): NewNotification => ({
+      kind: 'notify',
+      event: 'changed',
+      attributes: { a: 1, nested: { b: [1, 2] } },
+      target: { mode: 'channels', names: ['posts-1', 'posts-2'] },
+      add: ['origin'],
+      createdAt: 1_700_000_000_000,
+      ...overrides,
+    });
+    const chat = (channel: string, from: string, body = 'hi', createdAt = 1_700_000_000_000): NewChatMessage => ({
+      kind: 'chat',
+      channel,
+      from,
+      body,
+      clientId: null,
+      createdAt,
+    });
+
+    it('migrates idempotently and answers ping', async () => {
+      await store.migrate();
+      await store.ping();
+    });
+
+    describe('accounts', () => {
+      it('creates once, finds, and upserts', async () => {
+        const account = { username: 'alice', passwordHash: 'h1', role: 'user' as const, createdAt: 1 };
+        expect(await store.createAccount(account)).to.equal(true);
+        expect(await store.createAccount({ ...account, passwordHash: 'other' })).to.equal(false);
+        expect(await store.findAccount('alice')).to.deep.equal(account);
+        expect(await store.findAccount('nobody')).to.equal(undefined);
+        await store.upsertAccount({ ...account, passwordHash: 'h2', role: 'admin' });
+        expect(await store.findAccount('alice')).to.include({ passwordHash: 'h2', role: 'admin', createdAt: 1 });
+      });
+    });
+
+    describe('keys', () => {
+      it('saves new keys and updates expiry of existing ones', async () => {
+        await store.saveKeys([{ id: 'k1', secret: 's'.repeat(32), createdAt: 1, expiresAt: null }]);
+        await store.saveKeys([
+          { id: 'k1', secret: 's'.repeat(32), createdAt: 1, expiresAt: 50 },
+          { id: 'k2', secret: 't'.repeat(32), createdAt: 2, expiresAt: null },
+        ]);
+        const keys = (await store.listKeys()).sort((a, b) => a.createdAt - b.createdAt);
+        expect(keys).to.deep.equal([
+          { id: 'k1', secret: 's'.repeat(32), createdAt: 1, expiresAt: 50 },
+          { id: 'k2', secret: 't'.repeat(32), createdAt: 2, expiresAt: null },
+        ]);
+      });
+    });
+
+    describe('subscriptions', () => {
+      it('counts only real changes and lists in id order with paging', async () => {
+        expect(await store.subscribe(['bob', 'alice'], ['posts-2', 'posts-1'])).to.equal(4);
+        expect(await store.subscribe(['alice'], ['posts-1', 'posts-3'])).to.equal(1);
+        expect(await store.channelsOf('alice')).to.deep.equal(['posts-1', 'posts-2', 'posts-3']);
+        expect(await store.channelsOf('alice', { size: 2 })).to.deep.equal(['posts-1', 'posts-2']);
+        expect(await store.channelsOf('alice', { after: 'posts-2', size: 2 })).to.deep.equal(['posts-3']);
+        expect(await store.channelsOf('nobody')).to.deep.equal([]);
+        expect(await store.subscribersOf('posts-1', { size: 10 })).to.deep.equal(['alice', 'bob']);
+        expect(await store.subscribersOf('posts-1', { after: 'alice', size: 10 })).to.deep.equal(['bob']);
+        expect(await store.subscribersOfAny(['posts-3', 'posts-2'])).to.deep.equal(['alice', 'bob']);
+        expect(await store.isSubscribed('bob', 'posts-2')).to.equal(true);
+        expect(await store.isSubscribed('bob', 'posts-3')).to.equal(false);
+        expect(await store.unsubscribe(['alice', 'bob'], ['posts-1', 'posts-9'])).to.equal(2);
+        expect(await store.unsubscribe(['alice', 'bob'], ['posts-1'])).to.equal(0);
+        expect(await store.subscribersOf('posts-1', { size: 10 })).to.deep.equal([]);
+      });
+
+      it('handles ten thousand users in one call', async () => {
+        const users = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
+        expect(await store.subscribe(users, ['a-1', 'b-2'])).to.equal(20_000);
+        expect((await store.subscribersOfAny(['a-1'])).length).to.equal(10_000);
+      });
+    });
+
+    describe('event log', () => {
+      it('appends with increasing ids shared by notifications and chat, and reads them back', async () => {
+        const logged = await store.appendEvents([notification(), chat('rooms-1', 'alice', '<b>as sent</b>'), notification({ target: { mode: 'users', names: ['bob'] }, add: [] })]);
+        expect(logged.map((e) => e.id)).to.satisfy((ids: number[]) => ids[0]! < ids[1]! && ids[1]! < ids[2]!);
+        expect(await store.lastEventId()).to.equal(logged[2]!.id);
+        const read = await store.eventsBetween(0, logged[2]!.id, 10);
+        expect(read).to.deep.equal(logged);
+        expect(await store.eventsBetween(logged[0]!.id, logged[1]!.id, 10)).to.deep.equal([logged[1]]);
+        expect(await store.eventsBetween(0, 1e9, 2)).to.have.length(2);
+      });
+
+      it('finds by idempotency key within the window, and reuses an expired key', async () => {
+        const [first] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k1', createdAt: 1000 })]);
+        expect(await store.findByIdempotencyKey('svc\u0000k1', 500)).to.deep.equal(first);
+        expect(await store.findByIdempotencyKey('svc\u0000k1', 2000)).to.equal(undefined);
+        const [second] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k1', createdAt: 3000 })]);
+        expect(await store.findByIdempotencyKey('svc\u0000k1', 2000)).to.deep.equal(second);
+      });
+
+      it('prunes old entries but keeps ids increasing and chat history', async () => {
+        const old = await store.appendEvents([notification({ createdAt: 1 }), chat('rooms-1', 'alice', 'old', 1)]);
+        expect(await store.pruneEvents(100, 1)).to.equal(1);
+        expect(await store.pruneEvents(100, 10)).to.equal(1);
+        expect(await store.eventsBetween(0, 1e9, 10)).to.deep.equal([]);
+        expect(await store.oldestEventId()).to.equal(undefined);
+        const [next] = await store.appendEvents([notification({ createdAt: 200 })]);
+        expect(next!.id).to.be.greaterThan(old[1]!.id);
+        expect(await store.oldestEventId()).to.equal(next!.id);
+        expect((await store.history('rooms-1', undefined, 10)).map((m) => m.body)).to.deep.equal(['old']);
+      });
+    });
+
+    describe('chat', () => {
+      it('pages history newest-first windows, returned oldest first', async () => {
+        const logged = await store.appendEvents(Array.from({ length: 7 }, (_, i) => chat('rooms-1', 'alice', `m${i}`)));
+        await store.appendEvents([chat('rooms-2', 'bob', 'elsewhere')]);
+        expect((await store.history('rooms-1', undefined, 3)).map((m) => m.body)).to.deep.equal(['m4', 'm5', 'm6']);
+        expect((await store.history('rooms-1', logged[4]!.id, 3)).map((m) => m.body)).to.deep.equal(['m1', 'm2', 'm3']);
+        expect(await store.findMessage(logged[0]!.id)).to.deep.equal(logged[0]);
+        expect(await store.findMessage(999_999)).to.equal(undefined);
+      });
+
+      it('moves read positions forward only and counts unread', async () => {
+        const [m1, m2, m3] = await store.appendEvents([chat('rooms-1', 'alice'), chat('rooms-1', 'bob'), chat('rooms-1', 'alice')]);
+        await store.appendEvents([chat('dm:alice:bob', 'alice'), chat('dm:alice:carol', 'carol')]);
+        expect(await store.unreadCounts('bob', ['rooms-1', 'rooms-9'])).to.deep.equal({ 'rooms-1': 2, 'rooms-9': 0, 'dm:alice:bob': 1 });
+        expect(await store.advanceReadPosition({ userId: 'bob', channel: 'rooms-1', messageId: m3!.id, readAt: 5 })).to.equal(true);
+        expect(await store.advanceReadPosition({ userId: 'bob', channel: 'rooms-1', messageId: m1!.id, readAt: 6 })).to.equal(false);
+        expect(await store.readPositions('rooms-1')).to.deep.equal([{ userId: 'bob', channel: 'rooms-1', messageId: m3!.id, readAt: 5 }]);
+        expect((await store.unreadCounts('bob', ['rooms-1']))['rooms-1']).to.equal(0);
+        expect(m2!.from).to.equal('bob');
+        expect(await store.unreadCounts('alice', [])).to.deep.equal({ 'dm:alice:bob': 0, 'dm:alice:carol': 1 });
+      });
+    });
+  });
+}

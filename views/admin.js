@@ -1,0 +1,383 @@
+/**
+ * admin.js — the Chatty operator console (served at `/admin`, admin role only).
+ *
+ * It uses the same `jwt` cookie as the chat page: every request is a same-origin fetch with
+ * credentials and JSON:API headers. A 401/403 shows the sign-in form.
+ *
+ * Test hooks:
+ *   #admin-error                  role=alert: the API's error detail (or title) of the last failure
+ *   #admin-login, #admin-login-form (#admin-username, #admin-password, #admin-login-btn)
+ *   #admin-console                the operator sections (hidden until an admin is signed in)
+ *   #admin-me, #admin-logout-btn
+ *   #online-list                  li[data-user-id] with .user-id, .connections and a
+ *                                 "Subscriptions" button; #online-refresh, #online-more, #online-count
+ *   #subs-form (#subs-user), #subs-result, #subs-more
+ *   #participants-form (#participants-channel, #participants-online), #participants-result,
+ *                                 #participants-more
+ *   #notify-form (#notify-mode, #notify-list, #notify-event, #notify-attributes,
+ *                 #notify-add-origin, #notify-add-datetime, #notify-idempotency), #notify-result
+ *   #subscribe-form (#subscribe-mode, #subscribe-list, #subscribe-document,
+ *                    #subscribe-btn, #unsubscribe-btn), #subscribe-result
+ *   #rotate-form (#rotate-secret, #rotate-grace, #rotate-generate, #rotate-show), #rotate-result
+ *
+ * Every result element (<pre class="result">) gets data-status="ok" with the response JSON, or
+ * data-status="error" with the error detail; failures are also shown in #admin-error.
+ */
+import { apiRequest } from './chatty-client.js';
+
+const $ = (selector) => document.querySelector(selector);
+
+const ui = {
+  error: $('#admin-error'),
+  loading: $('#admin-loading'),
+  login: $('#admin-login'),
+  loginForm: $('#admin-login-form'),
+  username: $('#admin-username'),
+  password: $('#admin-password'),
+  loginBtn: $('#admin-login-btn'),
+  console: $('#admin-console'),
+  whoami: $('#admin-whoami'),
+  me: $('#admin-me'),
+  logoutBtn: $('#admin-logout-btn'),
+  onlineList: $('#online-list'),
+  onlineRefresh: $('#online-refresh'),
+  onlineMore: $('#online-more'),
+  onlineCount: $('#online-count'),
+  subsForm: $('#subs-form'),
+  subsUser: $('#subs-user'),
+  subsResult: $('#subs-result'),
+  subsMore: $('#subs-more'),
+  participantsForm: $('#participants-form'),
+  participantsChannel: $('#participants-channel'),
+  participantsOnline: $('#participants-online'),
+  participantsResult: $('#participants-result'),
+  participantsMore: $('#participants-more'),
+  notifyForm: $('#notify-form'),
+  notifyMode: $('#notify-mode'),
+  notifyList: $('#notify-list'),
+  notifyEvent: $('#notify-event'),
+  notifyAttributes: $('#notify-attributes'),
+  notifyAddOrigin: $('#notify-add-origin'),
+  notifyAddDatetime: $('#notify-add-datetime'),
+  notifyIdempotency: $('#notify-idempotency'),
+  notifyResult: $('#notify-result'),
+  subscribeForm: $('#subscribe-form'),
+  subscribeMode: $('#subscribe-mode'),
+  subscribeList: $('#subscribe-list'),
+  subscribeDocument: $('#subscribe-document'),
+  subscribeResult: $('#subscribe-result'),
+  rotateForm: $('#rotate-form'),
+  rotateSecret: $('#rotate-secret'),
+  rotateGrace: $('#rotate-grace'),
+  rotateGenerate: $('#rotate-generate'),
+  rotateShow: $('#rotate-show'),
+  rotateResult: $('#rotate-result'),
+};
+
+const state = { onlineNext: null, subsNext: null, participantsNext: null };
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function setError(message) {
+  ui.error.textContent = message || '';
+}
+
+function showLogin(message = '') {
+  ui.loading.hidden = true;
+  ui.console.hidden = true;
+  ui.whoami.hidden = true;
+  ui.logoutBtn.hidden = true;
+  ui.login.hidden = false;
+  if (message) setError(message);
+  ui.username.focus();
+}
+
+function showConsole(meta) {
+  ui.loading.hidden = true;
+  ui.login.hidden = true;
+  ui.console.hidden = false;
+  ui.whoami.hidden = false;
+  ui.logoutBtn.hidden = false;
+  ui.me.textContent = meta.sub ?? '';
+}
+
+/** A same-origin path for a JSON:API `links.next` (a string or {href}). */
+function nextLink(json) {
+  const next = json?.links?.next;
+  const href = typeof next === 'string' ? next : next?.href;
+  if (!href) return null;
+  try {
+    const url = new URL(href, window.location.href);
+    return url.pathname + url.search;
+  } catch {
+    return null;
+  }
+}
+
+/** Calls the API; on 401/403 switches to the sign-in form. */
+async function api(method, url, options) {
+  const res = await apiRequest(method, url, options);
+  if (res.status === 401) {
+    showLogin(`${res.error} — please sign in with an admin account.`);
+  } else if (res.status === 403) {
+    showLogin(`${res.error} — this needs an admin account.`);
+  }
+  return res;
+}
+
+function showResult(target, res, label) {
+  if (res.ok) {
+    target.dataset.status = 'ok';
+    target.textContent = res.json ? JSON.stringify(res.json, null, 2) : `Done (HTTP ${res.status}).`;
+    return true;
+  }
+  showFailure(target, label, res.error, res.status);
+  return false;
+}
+
+function showFailure(target, label, message, status) {
+  target.dataset.status = 'error';
+  target.textContent = status ? `${message} (HTTP ${status})` : message;
+  if (ui.login.hidden) setError(`${label}: ${message}`);
+}
+
+/** Runs an action with its submit button disabled and the error region cleared. */
+async function busy(button, fn) {
+  setError('');
+  if (button) button.disabled = true;
+  try {
+    await fn();
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+function splitList(value) {
+  return value.trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign in / out
+
+async function onLogin(event) {
+  event.preventDefault();
+  await busy(ui.loginBtn, async () => {
+    const res = await apiRequest('POST', '/auth/login', {
+      body: { username: ui.username.value.trim(), password: ui.password.value },
+    });
+    if (!res.ok) {
+      setError(res.error);
+      return;
+    }
+    ui.password.value = '';
+    await boot();
+  });
+}
+
+async function onLogout() {
+  await busy(ui.logoutBtn, async () => {
+    await apiRequest('POST', '/auth/logout');
+  });
+  showLogin('You are signed out.');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+async function loadOnline({ append = false } = {}) {
+  const url = append && state.onlineNext ? state.onlineNext : '/control/search/online';
+  await busy(append ? ui.onlineMore : ui.onlineRefresh, async () => {
+    const res = await api('GET', url);
+    if (!res.ok) {
+      if (ui.login.hidden) setError(`Online users: ${res.error}`);
+      return;
+    }
+    const users = Array.isArray(res.json?.data) ? res.json.data : [];
+    if (!append) ui.onlineList.replaceChildren();
+    for (const user of users) ui.onlineList.append(buildOnlineItem(user));
+    state.onlineNext = nextLink(res.json);
+    ui.onlineMore.hidden = !state.onlineNext;
+    const shown = ui.onlineList.children.length;
+    ui.onlineCount.textContent = shown === 0
+      ? 'Nobody is online.'
+      : `${shown} user${shown === 1 ? '' : 's'} online${state.onlineNext ? ' (more available)' : ''}`;
+  });
+}
+
+function buildOnlineItem(user) {
+  const li = document.createElement('li');
+  li.dataset.userId = String(user.id);
+  const id = document.createElement('span');
+  id.className = 'user-id';
+  id.textContent = String(user.id);
+  const connections = document.createElement('span');
+  connections.className = 'connections';
+  const n = Number(user.attributes?.connections ?? 0);
+  connections.textContent = `${n} connection${n === 1 ? '' : 's'}`;
+  const subs = document.createElement('button');
+  subs.type = 'button';
+  subs.className = 'btn btn-small';
+  subs.textContent = 'Subscriptions';
+  subs.setAttribute('aria-label', `Subscriptions of ${user.id}`);
+  subs.addEventListener('click', () => {
+    ui.subsUser.value = String(user.id);
+    ui.subsForm.requestSubmit();
+  });
+  li.append(id, connections, subs);
+  return li;
+}
+
+async function querySubscriptions(url, button) {
+  await busy(button, async () => {
+    const res = await api('GET', url);
+    showResult(ui.subsResult, res, 'Subscriptions');
+    state.subsNext = res.ok ? nextLink(res.json) : null;
+    ui.subsMore.hidden = !state.subsNext;
+  });
+}
+
+function onSubsSubmit(event) {
+  event.preventDefault();
+  const userId = ui.subsUser.value.trim();
+  const params = new URLSearchParams({ userId });
+  querySubscriptions(`/control/search/subscriptions?${params}`, event.submitter);
+}
+
+async function queryParticipants(url, button) {
+  await busy(button, async () => {
+    const res = await api('GET', url);
+    showResult(ui.participantsResult, res, 'Participants');
+    state.participantsNext = res.ok ? nextLink(res.json) : null;
+    ui.participantsMore.hidden = !state.participantsNext;
+  });
+}
+
+function onParticipantsSubmit(event) {
+  event.preventDefault();
+  const params = new URLSearchParams({ channel: ui.participantsChannel.value.trim() });
+  if (ui.participantsOnline.checked) params.set('online', 'true');
+  queryParticipants(`/control/search/participants?${params}`, event.submitter);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+
+async function onNotifySubmit(event) {
+  event.preventDefault();
+  const button = event.submitter;
+  let attributes;
+  try {
+    const text = ui.notifyAttributes.value.trim();
+    attributes = text === '' ? {} : JSON.parse(text);
+  } catch (err) {
+    setError('');
+    showFailure(ui.notifyResult, 'Notify', `Attributes are not valid JSON: ${err.message}`);
+    ui.notifyAttributes.focus();
+    return;
+  }
+  const params = new URLSearchParams({ method: `${ui.notifyMode.value}:${splitList(ui.notifyList.value)}` });
+  const add = [];
+  if (ui.notifyAddOrigin.checked) add.push('origin');
+  if (ui.notifyAddDatetime.checked) add.push('date-time');
+  if (add.length) params.set('add', add.join(','));
+  const headers = {};
+  const key = ui.notifyIdempotency.value.trim();
+  if (key) headers['Idempotency-Key'] = key;
+
+  await busy(button, async () => {
+    const res = await api('POST', `/control/notify?${params}`, {
+      body: { event: ui.notifyEvent.value.trim(), attributes },
+      headers,
+    });
+    showResult(ui.notifyResult, res, 'Notify');
+  });
+}
+
+async function onSubscribeSubmit(event) {
+  event.preventDefault();
+  const button = event.submitter;
+  const action = button?.value === 'unsubscribe' ? 'unsubscribe' : 'subscribe';
+  const params = new URLSearchParams({
+    method: `${ui.subscribeMode.value}:${splitList(ui.subscribeList.value)}`,
+  });
+  await busy(button, async () => {
+    // The document is sent as typed: the server validates it and its errors are shown.
+    const res = await api('POST', `/control/subscription/${action}?${params}`, {
+      rawBody: ui.subscribeDocument.value,
+    });
+    showResult(ui.subscribeResult, res, action === 'subscribe' ? 'Subscribe' : 'Unsubscribe');
+  });
+}
+
+async function onRotateSubmit(event) {
+  event.preventDefault();
+  const button = event.submitter;
+  const body = { secret: ui.rotateSecret.value };
+  const grace = ui.rotateGrace.value.trim();
+  if (grace !== '') body.graceSeconds = Number(grace);
+  await busy(button, async () => {
+    const res = await api('PUT', '/auth/update-jwt-secret', { body });
+    if (showResult(ui.rotateResult, res, 'Rotate secret')) {
+      ui.rotateSecret.value = '';
+      if (!res.json) ui.rotateResult.textContent = `Secret rotated (HTTP ${res.status}).`;
+    }
+  });
+}
+
+function generateSecret() {
+  const bytes = new Uint8Array(48);
+  crypto.getRandomValues(bytes);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  ui.rotateSecret.value = btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function toggleSecretVisibility() {
+  const show = ui.rotateSecret.type === 'password';
+  ui.rotateSecret.type = show ? 'text' : 'password';
+  ui.rotateShow.textContent = show ? 'Hide' : 'Show';
+  ui.rotateShow.setAttribute('aria-pressed', String(show));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+async function boot() {
+  const who = await apiRequest('GET', '/auth/test-jwt');
+  if (who.status === 0) {
+    showLogin('Cannot reach the server.');
+    return;
+  }
+  if (!who.ok) {
+    showLogin();
+    return;
+  }
+  const meta = who.json?.meta ?? {};
+  if (meta.role !== 'admin') {
+    showLogin(`Signed in as ${meta.sub ?? 'unknown'} (role ${meta.role ?? 'user'}): this console needs an admin account.`);
+    return;
+  }
+  setError('');
+  showConsole(meta);
+  await loadOnline();
+}
+
+function wire() {
+  ui.loginForm.addEventListener('submit', onLogin);
+  ui.logoutBtn.addEventListener('click', onLogout);
+  ui.onlineRefresh.addEventListener('click', () => loadOnline());
+  ui.onlineMore.addEventListener('click', () => loadOnline({ append: true }));
+  ui.subsForm.addEventListener('submit', onSubsSubmit);
+  ui.subsMore.addEventListener('click', () => state.subsNext && querySubscriptions(state.subsNext, ui.subsMore));
+  ui.participantsForm.addEventListener('submit', onParticipantsSubmit);
+  ui.participantsMore.addEventListener('click', () => state.participantsNext && queryParticipants(state.participantsNext, ui.participantsMore));
+  ui.notifyForm.addEventListener('submit', onNotifySubmit);
+  ui.subscribeForm.addEventListener('submit', onSubscribeSubmit);
+  ui.rotateForm.addEventListener('submit', onRotateSubmit);
+  ui.rotateGenerate.addEventListener('click', generateSecret);
+  ui.rotateShow.addEventListener('click', toggleSecretVisibility);
+}
+
+wire();
+boot();
