@@ -52,6 +52,7 @@ export function openStore(databaseUrl: string): Store {
 
 export async function createChatty(config: Config, options: { logger?: Logger } = {}): Promise<ChattyServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  if (config.redisUrl) throw new StartupError('Invalid configuration: REDIS_URL: multi-node mode is not supported by this version yet; unset it');
   const store = openStore(config.databaseUrl);
   try {
     await store.migrate();

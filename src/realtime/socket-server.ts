@@ -97,6 +97,12 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     socket.data.admitted = admit(socket, lastEventId, { store, eventLog, membership })
       .then(async (admission) => {
         if (!admission) return false;
+        // a key retired while this socket was being admitted: its retirement broadcast missed it
+        if (keys.secretOf(socket.data.principal.keyId) === undefined) {
+          socket.emit('auth:expired', { reason: 'key_retired' });
+          socket.disconnect(true);
+          return false;
+        }
         armExpiry(socket);
         socket.data.present = true;
         if (await presence.connected(userId)) announce(userId, admission.channels, 'online');
