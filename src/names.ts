@@ -34,3 +34,14 @@ export function dmParticipants(conversation: ConversationName): [UserId, UserId]
   const [, a, b] = conversation.split(':');
   return a !== undefined && b !== undefined ? [a, b] : undefined;
 }
+
+/**
+ * Whether `conversation` is the one name of a private conversation: two valid, different user ids,
+ * sorted. `dm:bob:alice` is not (it would be a second conversation beside `dm:alice:bob`).
+ */
+export function isCanonicalDm(conversation: ConversationName): boolean {
+  const pair = dmParticipants(conversation);
+  if (!pair || conversation.split(':').length !== 3) return false;
+  const [a, b] = pair;
+  return isValidName(a) && isValidName(b) && a !== b && dmChannel(a, b) === conversation;
+}

@@ -7,7 +7,7 @@ import { chatMessagePayload, chatRooms } from '../delivery-plan.js';
 import { ChattyError } from '../errors.js';
 import type { EventLog } from '../event-log.js';
 import { parsePayload } from '../chat-payloads.js';
-import { dmChannel, dmParticipants, userRoom, type ConversationName, type UserId } from '../names.js';
+import { dmChannel, dmParticipants, isCanonicalDm, userRoom, type ConversationName, type UserId } from '../names.js';
 import type { Store } from '../store/store.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from './presence.js';
@@ -44,6 +44,9 @@ export function registerChatHandlers(socket: ChattySocket, deps: ChatDeps): void
     }
     const name = address.channel!;
     const pair = dmParticipants(name);
+    if (pair && !isCanonicalDm(name)) {
+      throw new ChattyError('validation_failed', 'channel: a private conversation is dm:<a>:<b> with two different valid user ids, sorted');
+    }
     if (pair ? !pair.includes(me()) : !(await store.isSubscribed(me(), name))) {
       throw new ChattyError('not_member', `You are not a member of "${name}"`);
     }

@@ -1,0 +1,289 @@
+/**
+ * Malformed chat payloads and flood control (contract §5, issue 3). Each malformed payload gets
+ * `{ok:false, error:{code, message}}` with the right code, changes nothing and reaches no one;
+ * a client without an ack callback does not crash anything; flood control answers `rate_limited`
+ * without disconnecting; and the server stays up throughout.
+ */
+import { expect } from 'chai';
+import { client, doc } from './helpers/http.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { closeAllSockets, connect, type TestSocket } from './helpers/sockets.js';
+
+interface ChatMessage {
+  id: number;
+  channel: string;
+  from: string;
+  body: string;
+}
+
+type Case = [event: string, payload: unknown, code: string];
+
+describe('chat: validation and flood control (contract §5)', () => {
+  let server: TestServer;
+  let api: ReturnType<typeof client>;
+
+  beforeEach(async () => {
+    server = await startServer();
+    api = client(server.url, server.serviceToken());
+    const res = await api.post('/control/subscription/subscribe?method=users:alice,bob', doc(['rooms', '1']));
+    expect(res.status).to.equal(200);
+    const other = await api.post('/control/subscription/subscribe?method=users:carol', doc(['rooms', '2']));
+    expect(other.status).to.equal(200);
+  });
+  afterEach(async () => {
+    closeAllSockets();
+    await server.close();
+  });
+
+  const open = (user: string) => connect(server.url, { token: server.token(user) });
+
+  async function flush(...sockets: TestSocket[]) {
+    const users = [...new Set(sockets.map((s) => s.ready.userId))];
+    const before = sockets.map((s) => s.of('marker').length);
+    const res = await api.post(`/control/notify?method=users:${users.join(',')}`, { event: 'marker', attributes: {} });
+    expect(res.status).to.equal(202);
+    await Promise.all(sockets.map((s, i) => s.waitFor('marker', before[i]! + 1)));
+  }
+
+  async function expectUp(socket: TestSocket) {
+    const health = await api.get('/healthz');
+    expect(health.status).to.equal(200);
+    expect(socket.socket.connected).to.equal(true);
+    const ack = await socket.call('chat:send', { channel: 'rooms-1', body: 'still working' });
+    expect(ack, JSON.stringify(ack)).to.include({ ok: true });
+    return ack.message as ChatMessage;
+  }
+
+  /** Runs each case and returns the ones whose ack was not `ok:false` with the expected code. */
+  async function check(socket: TestSocket, cases: Case[]): Promise<string[]> {
+    const wrong: string[] = [];
+    for (const [event, payload, code] of cases) {
+      const ack = await socket.call(event, payload);
+      const good =
+        ack?.ok === false && ack.error?.code === code && typeof ack.error.message === 'string' && ack.error.message !== '' && Object.keys(ack).length === 2;
+      if (!good) wrong.push(`${event} ${JSON.stringify(payload)?.slice(0, 80)} → expected ${code}, got ${JSON.stringify(ack).slice(0, 200)}`);
+    }
+    return wrong;
+  }
+
+  const body = 'hi';
+  const long = 'y'.repeat(4001);
+
+  it('chat:send: wrong types, missing fields, bad addresses and an over-long body are validation_failed', async () => {
+    const [alice, bob] = await Promise.all([open('alice'), open('bob')]);
+    const cases: Case[] = [
+      // payload not an object
+      ['chat:send', 'hello', 'validation_failed'],
+      ['chat:send', 42, 'validation_failed'],
+      ['chat:send', true, 'validation_failed'],
+      ['chat:send', null, 'validation_failed'],
+      ['chat:send', [], 'validation_failed'],
+      ['chat:send', [{ channel: 'rooms-1', body }], 'validation_failed'],
+      ['chat:send', undefined, 'validation_failed'],
+      // missing fields
+      ['chat:send', {}, 'validation_failed'],
+      ['chat:send', { channel: 'rooms-1' }, 'validation_failed'],
+      ['chat:send', { body }, 'validation_failed'],
+      // wrong types
+      ['chat:send', { channel: 'rooms-1', body: 42 }, 'validation_failed'],
+      ['chat:send', { channel: 'rooms-1', body: null }, 'validation_failed'],
+      ['chat:send', { channel: 'rooms-1', body: ['hi'] }, 'validation_failed'],
+      ['chat:send', { channel: 'rooms-1', body: { text: 'hi' } }, 'validation_failed'],
+      ['chat:send', { channel: 7, body }, 'validation_failed'],
+      ['chat:send', { channel: ['rooms-1'], body }, 'validation_failed'],
+      ['chat:send', { channel: null, body }, 'validation_failed'],
+      ['chat:send', { to: 7, body }, 'validation_failed'],
+      ['chat:send', { to: { id: 'bob' }, body }, 'validation_failed'],
+      ['chat:send', { channel: 'rooms-1', body, clientId: 5 }, 'validation_failed'],
+      ['chat:send', { channel: 'rooms-1', body, clientId: 'c'.repeat(101) }, 'validation_failed'],
+      // bodies
+      ['chat:send', { channel: 'rooms-1', body: '' }, 'validation_failed'],
+      ['chat:send', { channel: 'rooms-1', body: long }, 'validation_failed'],
+      ['chat:send', { channel: 'rooms-1', body: '😀'.repeat(4001) }, 'validation_failed'],
+      // addresses: both, neither, self, names that break §1
+      ['chat:send', { channel: 'rooms-1', to: 'bob', body }, 'validation_failed'],
+      ['chat:send', { to: 'alice', body }, 'validation_failed'],
+      ['chat:send', { to: '', body }, 'validation_failed'],
+      ['chat:send', { to: 'b ob', body }, 'validation_failed'],
+      ['chat:send', { to: 'a:b', body }, 'validation_failed'],
+      ['chat:send', { to: 'x'.repeat(201), body }, 'validation_failed'],
+      ['chat:send', { channel: '', body }, 'validation_failed'],
+      ['chat:send', { channel: 'rooms 1', body }, 'validation_failed'],
+      ['chat:send', { channel: 'user:alice', body }, 'validation_failed'],
+    ];
+    expect(await check(alice, cases)).to.deep.equal([]);
+
+    // exactly 4,000 characters is fine, and arrives whole
+    const ack = await alice.call('chat:send', { channel: 'rooms-1', body: 'y'.repeat(4000) });
+    expect(ack.ok, JSON.stringify(ack).slice(0, 200)).to.equal(true);
+    expect(ack.message.body).to.have.length(4000);
+    // characters, not UTF-16 units: 4,000 emoji are 4,000 characters
+    const emoji = await alice.call('chat:send', { channel: 'rooms-1', body: '😀'.repeat(4000) });
+    expect(emoji.ok, JSON.stringify(emoji).slice(0, 200)).to.equal(true);
+    expect(emoji.message.body).to.equal('😀'.repeat(4000));
+
+    // none of the refused sends reached anyone or was stored
+    await flush(alice, bob);
+    expect(bob.of('chat:message').map(([m]) => (m as ChatMessage).id)).to.deep.equal([ack.message.id, emoji.message.id]);
+    const history = await bob.call('chat:history', { channel: 'rooms-1' });
+    expect(history.messages.map((m: ChatMessage) => m.id)).to.deep.equal([ack.message.id, emoji.message.id]);
+    await expectUp(alice);
+  });
+
+  it('unknown conversations and conversations of others are not_member', async () => {
+    const alice = await open('alice');
+    const cases: Case[] = [
+      ['chat:send', { channel: 'no-such-room', body }, 'not_member'],
+      ['chat:send', { channel: 'rooms-2', body }, 'not_member'],
+      ['chat:send', { channel: 'dm:bob:carol', body }, 'not_member'],
+      ['chat:read', { channel: 'no-such-room', messageId: 1 }, 'not_member'],
+      ['chat:read', { channel: 'rooms-2', messageId: 1 }, 'not_member'],
+      ['chat:history', { channel: 'no-such-room' }, 'not_member'],
+      ['chat:history', { channel: 'rooms-2' }, 'not_member'],
+      ['chat:history', { channel: 'dm:bob:carol' }, 'not_member'],
+      ['chat:typing', { channel: 'no-such-room' }, 'not_member'],
+      ['chat:typing', { channel: 'dm:bob:carol' }, 'not_member'],
+      ['presence:query', { channel: 'no-such-room' }, 'not_member'],
+      ['presence:query', { channel: 'rooms-2' }, 'not_member'],
+      ['presence:query', { channel: 'dm:bob:carol' }, 'not_member'],
+    ];
+    expect(await check(alice, cases)).to.deep.equal([]);
+    await expectUp(alice);
+  });
+
+  it('chat:read, chat:history, chat:unread, chat:typing and presence:query refuse malformed payloads', async () => {
+    const alice = await open('alice');
+    const sent = await expectUp(alice);
+    const cases: Case[] = [
+      ['chat:read', 'x', 'validation_failed'],
+      ['chat:read', null, 'validation_failed'],
+      ['chat:read', undefined, 'validation_failed'],
+      ['chat:read', {}, 'validation_failed'],
+      ['chat:read', { channel: 'rooms-1' }, 'validation_failed'],
+      ['chat:read', { messageId: sent.id }, 'validation_failed'],
+      ['chat:read', { channel: 'rooms-1', to: 'bob', messageId: sent.id }, 'validation_failed'],
+      ['chat:read', { channel: 'rooms-1', messageId: String(sent.id) }, 'validation_failed'],
+      ['chat:read', { channel: 'rooms-1', messageId: sent.id + 0.5 }, 'validation_failed'],
+      ['chat:read', { channel: 'rooms-1', messageId: 0 }, 'validation_failed'],
+      ['chat:read', { channel: 'rooms-1', messageId: -1 }, 'validation_failed'],
+      ['chat:read', { channel: 'rooms-1', messageId: null }, 'validation_failed'],
+      ['chat:read', { to: 'alice', messageId: sent.id }, 'validation_failed'],
+      ['chat:read', { channel: 'rooms-1', messageId: 987_654 }, 'not_found'],
+      ['chat:history', 'rooms-1', 'validation_failed'],
+      ['chat:history', null, 'validation_failed'],
+      ['chat:history', {}, 'validation_failed'],
+      ['chat:history', { channel: 5 }, 'validation_failed'],
+      ['chat:history', { channel: 'rooms-1', to: 'bob' }, 'validation_failed'],
+      ['chat:history', { channel: 'rooms-1', limit: 101 }, 'validation_failed'],
+      ['chat:history', { channel: 'rooms-1', limit: '5' }, 'validation_failed'],
+      ['chat:history', { channel: 'rooms-1', before: 'yesterday' }, 'validation_failed'],
+      ['chat:unread', 'x', 'validation_failed'],
+      ['chat:unread', 5, 'validation_failed'],
+      ['chat:unread', null, 'validation_failed'],
+      ['chat:unread', [], 'validation_failed'],
+      ['chat:typing', 'rooms-1', 'validation_failed'],
+      ['chat:typing', null, 'validation_failed'],
+      ['chat:typing', {}, 'validation_failed'],
+      ['chat:typing', { channel: 5 }, 'validation_failed'],
+      ['chat:typing', { channel: 'rooms-1', to: 'bob' }, 'validation_failed'],
+      ['chat:typing', { to: 'alice' }, 'validation_failed'],
+      ['presence:query', 'rooms-1', 'validation_failed'],
+      ['presence:query', null, 'validation_failed'],
+      ['presence:query', {}, 'validation_failed'],
+      ['presence:query', { channel: 1 }, 'validation_failed'],
+      ['presence:query', { channel: '' }, 'validation_failed'],
+      ['presence:query', { to: 'bob' }, 'validation_failed'],
+    ];
+    expect(await check(alice, cases)).to.deep.equal([]);
+    expect(await alice.call('chat:unread', {})).to.deep.equal({ ok: true, unread: { 'rooms-1': 0 } });
+    await expectUp(alice);
+  });
+
+  it('copes with events sent without an ack callback', async () => {
+    const [alice, bob] = await Promise.all([open('alice'), open('bob')]);
+    // malformed, refused and valid events, all without a callback
+    for (const payload of ['junk', null, 42, {}, { channel: 'rooms-1', body: long }, { channel: 'rooms-2', body }]) alice.socket.emit('chat:send', payload);
+    alice.socket.emit('chat:send');
+    alice.socket.emit('chat:read', { channel: 'rooms-1', messageId: 'x' });
+    alice.socket.emit('chat:history', { channel: 'rooms-1' });
+    alice.socket.emit('chat:unread', {});
+    alice.socket.emit('chat:typing', { channel: 'rooms-1' });
+    alice.socket.emit('presence:query', { channel: 'rooms-1' });
+    alice.socket.emit('chat:send', { channel: 'rooms-1', body: 'no callback' });
+    // the valid send without a callback is still delivered
+    const [[delivered]] = (await bob.waitFor('chat:message')) as [[ChatMessage]];
+    expect(delivered).to.include({ from: 'alice', body: 'no callback', channel: 'rooms-1' });
+    const after = await expectUp(alice);
+    await bob.waitFor('chat:message', 2);
+    expect(bob.of('chat:message').map(([m]) => (m as ChatMessage).body)).to.deep.equal(['no callback', after.body]);
+    expect(bob.of('chat:typing')).to.have.length(1);
+  });
+
+  it('flood control: chat:send beyond the burst is rate_limited without a disconnect, per socket', async () => {
+    const [alice, aliceTab2, bob] = await Promise.all([open('alice'), open('alice'), open('bob')]);
+    let disconnected = false;
+    alice.socket.on('disconnect', () => (disconnected = true));
+
+    const acks = await Promise.all(Array.from({ length: 40 }, (_, i) => alice.call('chat:send', { channel: 'rooms-1', body: `flood ${i}` })));
+    const ok = acks.filter((a) => a.ok === true);
+    const limited = acks.filter((a) => a.ok === false);
+    expect(ok.length, 'accepted within the burst of 20 (plus any refill)').to.be.within(20, 25);
+    expect(limited.length).to.equal(40 - ok.length);
+    for (const ack of limited) {
+      expect(ack.error.code).to.equal('rate_limited');
+      expect(ack.error.message).to.be.a('string').and.not.equal('');
+    }
+    // the first 20 are never the ones refused
+    expect(acks.slice(0, 20).every((a) => a.ok === true)).to.equal(true);
+
+    // another tab has its own bucket; the flooding socket is still connected
+    const fromTab2 = await aliceTab2.call('chat:send', { channel: 'rooms-1', body: 'other tab' });
+    expect(fromTab2.ok).to.equal(true);
+    expect(alice.socket.connected).to.equal(true);
+    expect(disconnected).to.equal(false);
+
+    // only accepted messages were delivered
+    await bob.waitFor('chat:message', ok.length + 1);
+    await flush(bob);
+    expect(bob.of('chat:message').map(([m]) => (m as ChatMessage).id)).to.deep.equal([...ok.map((a) => a.message.id), fromTab2.message.id]);
+
+    // the bucket refills (10/s): the same socket can send again shortly; retry rather than guess the time
+    let again: { ok: boolean; error?: { code: string } } = { ok: false };
+    for (let attempt = 0; attempt < 40; attempt++) {
+      again = await alice.call('chat:send', { channel: 'rooms-1', body: 'after the flood' });
+      if (again.ok) break;
+      expect(again.error?.code).to.equal('rate_limited');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(again.ok).to.equal(true);
+    expect(disconnected).to.equal(false);
+    expect((await api.get('/healthz')).status).to.equal(200);
+  });
+
+  it('flood control: chat:typing beyond its burst is rate_limited without a disconnect', async () => {
+    const [alice, bob] = await Promise.all([open('alice'), open('bob')]);
+    const acks = await Promise.all(Array.from({ length: 15 }, () => alice.call('chat:typing', { channel: 'rooms-1' })));
+    const ok = acks.filter((a) => a.ok === true).length;
+    expect(ok).to.be.within(6, 8);
+    expect(acks.slice(0, 6).every((a) => a.ok === true)).to.equal(true);
+    for (const ack of acks.filter((a) => a.ok === false)) expect(ack.error.code).to.equal('rate_limited');
+    // typing flood does not use up the send bucket
+    await expectUp(alice);
+    await bob.waitFor('chat:message');
+    expect(alice.socket.connected).to.equal(true);
+  });
+
+  it('keeps serving after a barrage of malformed events from many sockets', async () => {
+    const sockets = await Promise.all(['alice', 'bob', 'carol', 'dave'].map(open));
+    const junk = ['x', 0, null, [], {}, { channel: {} }, { channel: 'rooms 1', body: { toString: 'x' } }, { to: [], body: [] }];
+    const acks = await Promise.all(
+      sockets.flatMap((s) => ['chat:send', 'chat:read', 'chat:history', 'chat:typing', 'presence:query'].flatMap((event) => junk.map((p) => s.call(event, p)))),
+    );
+    for (const ack of acks) {
+      expect(ack.ok).to.equal(false);
+      expect(ack.error.code).to.be.oneOf(['validation_failed', 'not_member', 'rate_limited']);
+    }
+    await expectUp(sockets[0]!);
+    await expectUp(sockets[1]!);
+  });
+});
