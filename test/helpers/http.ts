@@ -21,7 +21,7 @@ export async function request(method: string, url: string, body?: unknown, optio
   if (options.raw !== undefined) payload = options.raw;
   else if (body !== undefined) payload = JSON.stringify(body);
   if (payload !== undefined) headers['content-type'] = options.contentType ?? 'application/vnd.api+json';
-  const response = await fetch(url, { method, headers, body: payload });
+  const response = await fetch(url, { method, headers, body: payload as BodyInit | undefined });
   const text = await response.text();
   let parsed: unknown = text;
   try {

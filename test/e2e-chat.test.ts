@@ -1,0 +1,400 @@
+/**
+ * End-to-end tests of the browser client (issue 6): the chat page (`/`) and the operator page
+ * (`/admin`) in headless Chromium against a real server, as a person would use them.
+ */
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { client, doc } from './helpers/http.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { closeAllSockets, connect } from './helpers/sockets.js';
+import { collectProblems, launchBrowser, openPage, screenshot, type WatchedPage } from './e2e/browser.js';
+
+const PASSWORD = 'correct horse battery';
+
+describe('browser client, end to end (issue 6)', function () {
+  this.timeout(60_000);
+  this.slow(5_000);
+
+  let browser: Browser;
+  let servers: TestServer[] = [];
+  let pages: WatchedPage[] = [];
+
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  afterEach(async function () {
+    // Every page of the test: no CSP violation, no uncaught error, no dialog.
+    const failures: string[] = [];
+    for (const watched of pages) {
+      const problems = await collectProblems(watched);
+      for (const text of problems.csp) failures.push(`CSP: ${text}`);
+      for (const text of problems.pageErrors) failures.push(`page error: ${text}`);
+      for (const text of problems.dialogs) failures.push(`dialog: ${text}`);
+    }
+    for (const watched of pages) await watched.context.close().catch(() => {});
+    pages = [];
+    closeAllSockets();
+    for (const server of servers) await server.close().catch(() => {});
+    servers = [];
+    if (failures.length && this.currentTest?.state === 'passed') {
+      // Hook#error() makes Mocha fail the test that just ran (and go on with the next one).
+      (this.test as unknown as { error(err: Error): void }).error(new Error(`problems on the pages:\n${failures.join('\n')}`));
+    }
+  });
+
+  async function start(env: Record<string, string> = {}): Promise<TestServer> {
+    const server = await startServer({ env });
+    servers.push(server);
+    return server;
+  }
+
+  async function newPage(): Promise<WatchedPage> {
+    const watched = await openPage(browser);
+    pages.push(watched);
+    return watched;
+  }
+
+  function uniqueName(prefix: string): string {
+    return `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
+  }
+
+  /** Opens `/`, creates an account through the form, and waits until the socket is ready. */
+  async function register(page: Page, server: TestServer, username: string): Promise<void> {
+    await page.goto(server.url + '/');
+    await page.locator('#login-form').waitFor({ state: 'visible' });
+    await page.fill('#username', username);
+    await page.fill('#password', PASSWORD);
+    await page.click('#register-btn');
+    await page.locator('#chat-view').waitFor({ state: 'visible' });
+    await hasText(page.locator('#me-name'), username);
+    await waitForState(page, 'connected');
+  }
+
+  function waitForState(page: Page, state: string, timeout = 15_000) {
+    return page.locator(`#conn-state[data-state="${state}"]`).waitFor({ state: 'attached', timeout });
+  }
+
+  async function openConversation(page: Page, key: string, title = `#${key}`): Promise<void> {
+    const item = page.locator(`#conversation-list [data-conversation="${key}"]`);
+    await item.click();
+    await page.locator(`#conversation[data-conversation="${key}"]`).waitFor({ state: 'attached' });
+    await hasText(page.locator('#conversation-title'), title);
+    await page.locator('#composer:not([disabled])').waitFor();
+  }
+
+  async function send(page: Page, body: string): Promise<void> {
+    await page.fill('#composer', body);
+    await page.press('#composer', 'Enter');
+  }
+
+  /** The confirmed message (li.message[data-id]) whose body is `body`. */
+  function message(page: Page, body: string) {
+    return page.locator('#messages li.message[data-id]').filter({
+      has: page.locator('.body').getByText(body, { exact: true }),
+    });
+  }
+
+  /** Two registered users, both subscribed to rooms-1 through the control API. */
+  async function twoUsersInRoom(server: TestServer) {
+    const aliceName = uniqueName('alice');
+    const bobName = uniqueName('bob');
+    const api = client(server.url, server.serviceToken());
+    const res = await api.post(`/control/subscription/subscribe?method=users:${aliceName},${bobName}`, doc(['rooms', '1']));
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(res.body.data).to.deep.equal([{ type: 'channels', id: 'rooms-1' }]);
+
+    const alice = await newPage();
+    const bob = await newPage();
+    await Promise.all([register(alice.page, server, aliceName), register(bob.page, server, bobName)]);
+    for (const { page } of [alice, bob]) {
+      await page.locator('#conversation-list [data-conversation="rooms-1"]').waitFor();
+      await openConversation(page, 'rooms-1');
+    }
+    return { api, alice, bob, aliceName, bobName };
+  }
+
+  it('two users register, meet in a conversation set up by the app server, chat, type and read', async () => {
+    const server = await start();
+    const { alice, bob, aliceName, bobName } = await twoUsersInRoom(server);
+
+    // Presence: each sees the other online in the conversation's member list.
+    await alice.page.locator(`#presence-list [data-presence-user="${bobName}"].online`).waitFor();
+    await bob.page.locator(`#presence-list [data-presence-user="${aliceName}"].online`).waitFor();
+
+    // Alice types: Bob sees the indicator.
+    await alice.page.fill('#composer', 'Hello B');
+    await hasText(bob.page.locator('#typing'), `${aliceName} is typing…`);
+
+    // Alice sends: both see the message, the indicator goes away, and Bob's read shows on Alice's page.
+    await alice.page.press('#composer', 'Enter');
+    await message(bob.page, 'Hello B').waitFor();
+    await message(alice.page, 'Hello B').waitFor();
+    await hasText(bob.page.locator('#typing'), '');
+    const fromAlice = message(bob.page, 'Hello B');
+    expect(await fromAlice.getAttribute('data-from')).to.equal(aliceName);
+    expect(await fromAlice.locator('.from').textContent()).to.equal(aliceName);
+    expect(await message(alice.page, 'Hello B').getAttribute('class')).to.contain('mine');
+    await hasText(message(alice.page, 'Hello B').locator('.receipts'), `read by ${bobName}`);
+
+    // And back: Bob types and answers, Alice sees both, and Bob sees Alice's receipt.
+    await bob.page.fill('#composer', 'Hi A');
+    await hasText(alice.page.locator('#typing'), `${bobName} is typing…`);
+    await bob.page.press('#composer', 'Enter');
+    await message(alice.page, 'Hi A').waitFor();
+    expect(await message(alice.page, 'Hi A').getAttribute('data-from')).to.equal(bobName);
+    await hasText(message(bob.page, 'Hi A').locator('.receipts'), `read by ${aliceName}`);
+    // The receipt moved forward: it is no longer on the older message.
+    await hasText(message(alice.page, 'Hello B').locator('.receipts'), '');
+
+    // Both pages show the conversation in the same order.
+    for (const { page } of [alice, bob]) {
+      const bodies = await page.locator('#messages li.message[data-id] .body').allTextContents();
+      expect(bodies).to.deep.equal(['Hello B', 'Hi A']);
+      expect(await page.locator('#messages li.message.pending').count()).to.equal(0);
+    }
+
+    // A reload keeps the session (cookie) and loads the history.
+    await bob.page.reload();
+    await waitForState(bob.page, 'connected');
+    await openConversation(bob.page, 'rooms-1');
+    await message(bob.page, 'Hello B').waitFor();
+    await message(bob.page, 'Hi A').waitFor();
+
+    await screenshot(alice.page, 'e2e-chat-page');
+    await alice.page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(alice.page, 'e2e-chat-page-phone');
+
+    // Signing out goes back to the form; a reload stays signed out (the cookie is cleared).
+    await alice.page.click('#logout-btn');
+    await alice.page.locator('#login-form').waitFor({ state: 'visible' });
+    await alice.page.reload();
+    await alice.page.locator('#login-form').waitFor({ state: 'visible' });
+    expect(await alice.page.locator('#chat-view').isVisible()).to.equal(false);
+  });
+
+  it('renders a message body that looks like HTML as text', async () => {
+    const server = await start();
+    const { alice, bob } = await twoUsersInRoom(server);
+    const xss = '<img src=x onerror=alert(1)>';
+
+    await send(alice.page, xss);
+    for (const { page } of [alice, bob]) {
+      const item = message(page, xss);
+      await item.waitFor();
+      expect(await item.locator('.body').textContent()).to.equal(xss);
+      expect(await page.locator('#messages img').count()).to.equal(0);
+    }
+    // Also from history, after a reload.
+    await bob.page.reload();
+    await waitForState(bob.page, 'connected');
+    await openConversation(bob.page, 'rooms-1');
+    await message(bob.page, xss).waitFor();
+    expect(await message(bob.page, xss).locator('.body').textContent()).to.equal(xss);
+    expect(await bob.page.locator('#messages img').count()).to.equal(0);
+    // Nothing ran: no dialog on any page (afterEach also checks CSP violations and page errors).
+    for (const watched of [alice, bob]) {
+      expect((await collectProblems(watched)).dialogs).to.deep.equal([]);
+    }
+    expect(await bob.page.evaluate(() => document.querySelectorAll('img').length)).to.equal(0);
+  });
+
+  it('reconnects by itself after the server restarts on the same port', async () => {
+    const first = await start();
+    const { alice, bob } = await twoUsersInRoom(first);
+    await send(alice.page, 'before restart');
+    await message(bob.page, 'before restart').waitFor();
+
+    // Stop the server: both pages show that they are reconnecting.
+    servers = servers.filter((s) => s !== first);
+    await first.close();
+    await Promise.all([waitForState(alice.page, 'reconnecting'), waitForState(bob.page, 'reconnecting')]);
+
+    // Start it again on the same port and database: both pages reconnect on their own.
+    const second = await startServer({ dbPath: first.dbPath, env: { PORT: String(first.port), JWT_SECRET: first.secret } });
+    servers.push(second);
+    expect(second.port).to.equal(first.port);
+    await Promise.all([waitForState(alice.page, 'connected', 30_000), waitForState(bob.page, 'connected', 30_000)]);
+
+    // The conversation is still open, and a message sent after the restart arrives live.
+    await hasText(bob.page.locator('#conversation-title'), '#rooms-1');
+    await send(bob.page, 'after restart');
+    await message(alice.page, 'after restart').waitFor();
+    for (const { page } of [alice, bob]) {
+      const bodies = await page.locator('#messages li.message[data-id] .body').allTextContents();
+      expect(bodies).to.deep.equal(['before restart', 'after restart']);
+    }
+  });
+
+  it('loads older history on scroll, opens a private conversation by username, shows unread badges and presence', async () => {
+    const server = await start();
+    const aliceName = uniqueName('alice');
+    const bobName = uniqueName('bob');
+    const api = client(server.url, server.serviceToken());
+    expect((await api.post(`/control/subscription/subscribe?method=users:${aliceName},${bobName}`, doc(['rooms', '1']))).status).to.equal(200);
+
+    // 55 older messages from Alice (more than one page of 50), sent by an app through sockets.
+    const seeders = await Promise.all([0, 1, 2].map(() => connect(server.url, { token: server.token(aliceName) })));
+    for (let i = 1; i <= 55; i += 1) {
+      const ack = await seeders[i % 3]!.call('chat:send', { channel: 'rooms-1', body: `seed ${i}` });
+      expect(ack.ok, JSON.stringify(ack)).to.equal(true);
+    }
+    for (const seeder of seeders) seeder.close();
+
+    const alice = await newPage();
+    const bob = await newPage();
+    await Promise.all([register(alice.page, server, aliceName), register(bob.page, server, bobName)]);
+
+    // Bob sees the unread count of rooms-1, opens it: the newest page, then older ones on scroll up.
+    await hasText(bob.page.locator('[data-conversation="rooms-1"] .badge'), '55');
+    await openConversation(bob.page, 'rooms-1');
+    await message(bob.page, 'seed 55').waitFor();
+    await bob.page.locator('[data-conversation="rooms-1"] .badge').waitFor({ state: 'detached' });
+    await bob.page.locator('#messages').evaluate((list) => { list.scrollTop = 0; });
+    await message(bob.page, 'seed 1').waitFor();
+    const bodies = await bob.page.locator('#messages li.message[data-id] .body').allTextContents();
+    expect(bodies).to.deep.equal(Array.from({ length: 55 }, (_, i) => `seed ${i + 1}`));
+    await hasText(bob.page.locator('#history-status'), 'Beginning of the conversation');
+
+    // Alice starts a private conversation by typing Bob's username.
+    await alice.page.fill('#new-dm', bobName);
+    await alice.page.press('#new-dm', 'Enter');
+    const dm = `dm:${[aliceName, bobName].sort().join(':')}`;
+    await alice.page.locator(`#conversation[data-conversation="${dm}"]`).waitFor({ state: 'attached' });
+    await hasText(alice.page.locator('#conversation-title'), `@${bobName}`);
+    await alice.page.locator(`#presence-list [data-presence-user="${bobName}"].online`).waitFor();
+    await send(alice.page, 'psst');
+    await message(alice.page, 'psst').waitFor();
+
+    // Bob, in rooms-1, gets the new conversation with an unread badge; opening it clears the badge.
+    await hasText(bob.page.locator(`#conversation-list [data-conversation="${dm}"] .badge`), '1');
+    await openConversation(bob.page, dm, `@${aliceName}`);
+    await message(bob.page, 'psst').waitFor();
+    await bob.page.locator(`#conversation-list [data-conversation="${dm}"] .badge`).waitFor({ state: 'detached' });
+    await hasText(message(alice.page, 'psst').locator('.receipts'), `read by ${bobName}`);
+
+    // Bob leaves: Alice sees him go offline.
+    await bob.context.close();
+    await alice.page.locator(`#presence-list [data-presence-user="${bobName}"].offline`).waitFor();
+
+    // A message while Bob is away: when he signs in again, the conversation is listed with its badge.
+    await send(alice.page, 'are you there?');
+    await message(alice.page, 'are you there?').waitFor();
+    const bobAgain = await newPage();
+    await bobAgain.page.goto(server.url + '/');
+    await bobAgain.page.fill('#username', bobName);
+    await bobAgain.page.fill('#password', PASSWORD);
+    await bobAgain.page.click('#login-btn');
+    await waitForState(bobAgain.page, 'connected');
+    await hasText(bobAgain.page.locator(`#conversation-list [data-conversation="${dm}"] .badge`), '1');
+    await alice.page.locator(`#presence-list [data-presence-user="${bobName}"].online`).waitFor();
+  });
+
+  it('operator page: shows API errors, notifies, rotates the secret and the chat page is sent back to sign in', async () => {
+    const adminPassword = 'operator password 1';
+    const server = await start({ ADMIN_USERNAME: 'root-op', ADMIN_PASSWORD: adminPassword });
+
+    // A user on the chat page.
+    const user = await newPage();
+    const userName = uniqueName('carol');
+    await register(user.page, server, userName);
+
+    // The operator signs in on /admin.
+    const admin = await newPage();
+    await admin.page.goto(server.url + '/admin');
+    await admin.page.locator('#admin-login-form').waitFor({ state: 'visible' });
+    await admin.page.fill('#admin-username', 'root-op');
+    await admin.page.fill('#admin-password', adminPassword);
+    await admin.page.click('#admin-login-btn');
+    await admin.page.locator('#admin-console').waitFor({ state: 'visible' });
+    await hasText(admin.page.locator('#admin-me'), 'root-op');
+    // The chat user is online.
+    await admin.page.locator(`#online-list li[data-user-id="${userName}"]`).waitFor();
+
+    // A failing action shows the API's error message.
+    await admin.page.selectOption('#notify-mode', 'users');
+    await admin.page.fill('#notify-list', 'bad name,');
+    await admin.page.fill('#notify-event', 'greeting');
+    await admin.page.fill('#notify-attributes', '{"text": "hi"}');
+    await admin.page.click('#notify-btn');
+    await admin.page.locator('#notify-result[data-status="error"]').waitFor({ state: 'attached' });
+    const apiError = await client(server.url, server.adminToken()).post(
+      `/control/notify?method=${encodeURIComponent('users:bad name,')}`,
+      { event: 'greeting', attributes: { text: 'hi' } },
+    );
+    expect(apiError.status).to.equal(400);
+    const detail: string = apiError.body.errors[0].detail ?? apiError.body.errors[0].title;
+    expect(detail).to.be.a('string').and.not.empty;
+    expect(await admin.page.locator('#notify-result').textContent()).to.contain(detail);
+    await hasText(admin.page.locator('#admin-error'), `Notify: ${detail}`);
+
+    // A good notify reaches the user's page.
+    await admin.page.fill('#notify-list', userName);
+    await admin.page.click('#notify-btn');
+    await admin.page.locator('#notify-result[data-status="ok"]').waitFor({ state: 'attached' });
+    expect(await admin.page.locator('#admin-error').textContent()).to.equal('');
+    const notification = user.page.locator('#notification-list li.notification[data-event="greeting"]');
+    await notification.waitFor();
+    expect(JSON.parse((await notification.locator('.payload').textContent())!)).to.deep.equal({ text: 'hi' });
+
+    // Subscribing through the form, and a user's subscriptions.
+    await admin.page.selectOption('#subscribe-mode', 'users');
+    await admin.page.fill('#subscribe-list', userName);
+    await admin.page.fill('#subscribe-document', JSON.stringify({ data: { type: 'posts', id: '12' } }));
+    await admin.page.click('#subscribe-btn');
+    await admin.page.locator('#subscribe-result[data-status="ok"]').waitFor({ state: 'attached' });
+    await admin.page.fill('#subs-user', userName);
+    await admin.page.click('#subs-btn');
+    await admin.page.locator('#subs-result[data-status="ok"]').waitFor({ state: 'attached' });
+    expect(JSON.parse((await admin.page.locator('#subs-result').textContent())!).data).to.deep.equal([{ type: 'channels', id: 'posts-12' }]);
+
+    // A secret that is too short: the API's 422 message.
+    await admin.page.fill('#rotate-secret', 'short');
+    await admin.page.click('#rotate-btn');
+    await admin.page.locator('#rotate-result[data-status="error"]').waitFor({ state: 'attached' });
+    expect(await admin.page.locator('#rotate-result').textContent()).to.contain('HTTP 422');
+
+    await screenshot(admin.page, 'e2e-admin-page');
+
+    // Rotate with no grace: the user's session ends and the chat page asks to sign in again.
+    await admin.page.click('#rotate-generate');
+    await admin.page.fill('#rotate-grace', '0');
+    await admin.page.click('#rotate-btn');
+    await admin.page.locator('#rotate-result[data-status="ok"]').waitFor({ state: 'attached' });
+    expect(await admin.page.locator('#rotate-secret').inputValue()).to.equal('');
+
+    await user.page.locator('#login-form').waitFor({ state: 'visible' });
+    await waitForState(user.page, 'auth-failed');
+    expect(await user.page.locator('#chat-view').isVisible()).to.equal(false);
+    await hasText(user.page.locator('#auth-info'), 'Your session has ended. Please sign in again.');
+
+    // Signing in again works with the new key.
+    await user.page.fill('#username', userName);
+    await user.page.fill('#password', PASSWORD);
+    await user.page.click('#login-btn');
+    await waitForState(user.page, 'connected');
+    await user.page.locator('#conversation-list [data-conversation="posts-12"]').waitFor();
+
+    // The operator's own session was signed with the old key too: the console asks to sign in.
+    await admin.page.click('#online-refresh');
+    await admin.page.locator('#admin-login-form').waitFor({ state: 'visible' });
+  });
+});
+
+/** Waits until the locator's text equals `expected` (polls the page; fails with the last text seen). */
+async function hasText(locator: Locator, expected: string, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  let last: string | null = null;
+  for (;;) {
+    last = await locator.first().textContent({ timeout: Math.max(1, deadline - Date.now()) }).catch(() => null);
+    if (last === expected) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`expected ${locator} to have text ${JSON.stringify(expected)}, last seen ${JSON.stringify(last)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
