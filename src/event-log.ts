@@ -22,6 +22,8 @@ interface Pending {
 }
 
 const RECENT_CAPACITY = 4096;
+/** How long an Idempotency-Key is honoured (contract §4.2), even past the log's retention. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const PRUNE_CHUNK = 1000;
 
 export class EventLog {
@@ -107,7 +109,7 @@ export class EventLog {
     let total = 0;
     try {
       for (;;) {
-        const removed = await this.store.pruneEvents(this.retainedSince(now), PRUNE_CHUNK);
+        const removed = await this.store.pruneEvents(this.retainedSince(now), now - IDEMPOTENCY_WINDOW_MS, PRUNE_CHUNK);
         total += removed;
         if (removed < PRUNE_CHUNK) break;
         await new Promise((resolve) => setImmediate(resolve));

@@ -3,7 +3,7 @@
  * delivered by it. The HTTP route only translates.
  */
 import { ChattyError } from './errors.js';
-import type { EventLog } from './event-log.js';
+import { IDEMPOTENCY_WINDOW_MS, type EventLog } from './event-log.js';
 import { parseMethod, type MethodQuery, type NotifyMode } from './method-query.js';
 import type { Metrics } from './metrics.js';
 import type { AddFlag, LoggedNotification, Store } from './store/store.js';
@@ -13,7 +13,6 @@ const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
 const ADD_FLAGS: readonly AddFlag[] = ['origin', 'date-time'];
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export interface NotifyRequest {
   /** The caller's user id: idempotency keys are scoped by it. */

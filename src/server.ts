@@ -54,17 +54,18 @@ export async function createChatty(config: Config, options: { logger?: Logger } 
   const logger = options.logger ?? createLogger(config.logLevel);
   if (config.redisUrl) throw new StartupError('Invalid configuration: REDIS_URL: multi-node mode is not supported by this version yet; unset it');
   const store = openStore(config.databaseUrl);
+  let keys: SigningKeys;
+  const accounts = new Accounts(store);
   try {
     await store.migrate();
+    keys = await SigningKeys.load(store, { jwtSecret: config.jwtSecret, nodeEnv: config.nodeEnv, logger });
+    if (config.admin) {
+      await accounts.ensureAdmin(config.admin.username, config.admin.password);
+      logger.info({ username: config.admin.username }, 'bootstrap admin ready');
+    }
   } catch (error) {
     await store.close();
     throw error;
-  }
-  const keys = await SigningKeys.load(store, { jwtSecret: config.jwtSecret, nodeEnv: config.nodeEnv, logger });
-  const accounts = new Accounts(store);
-  if (config.admin) {
-    await accounts.ensureAdmin(config.admin.username, config.admin.password);
-    logger.info({ username: config.admin.username }, 'bootstrap admin ready');
   }
   const metrics = new Metrics();
   const eventLog = new EventLog(store, { mode: config.eventLog, historyTtlMs: config.historyTtlMs, logger, metrics });

@@ -60,5 +60,5 @@ export function signToken(ring: KeyRing, claims: { sub: UserId; role?: Role }, t
   const iat = Math.floor(now / 1000);
   const payload: Record<string, unknown> = { sub: claims.sub, role: claims.role ?? 'user', iat };
   if (ttlSeconds !== undefined) payload.exp = iat + ttlSeconds;
-  return jwt.sign(payload, key.secret, { algorithm: 'HS256', keyid: key.id, noTimestamp: true });
+  return jwt.sign(payload, key.secret, { algorithm: 'HS256', keyid: key.id });
 }

@@ -113,10 +113,19 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.findByIdempotencyKey('svc\u0000k1', 2000)).to.deep.equal(second);
       });
 
+      it('keeps entries with a recent idempotency key past the retention', async () => {
+        const [keyed] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k', createdAt: 50 })]);
+        await store.appendEvents([notification({ createdAt: 50 })]);
+        expect(await store.pruneEvents(100, 10, 10)).to.equal(1);
+        expect(await store.findByIdempotencyKey('svc\u0000k', 0)).to.deep.equal(keyed);
+        expect(await store.pruneEvents(100, 100, 10)).to.equal(1);
+        expect(await store.findByIdempotencyKey('svc\u0000k', 0)).to.equal(undefined);
+      });
+
       it('prunes old entries but keeps ids increasing and chat history', async () => {
         const old = await store.appendEvents([notification({ createdAt: 1 }), chat('rooms-1', 'alice', 'old', 1)]);
-        expect(await store.pruneEvents(100, 1)).to.equal(1);
-        expect(await store.pruneEvents(100, 10)).to.equal(1);
+        expect(await store.pruneEvents(100, 100, 1)).to.equal(1);
+        expect(await store.pruneEvents(100, 100, 10)).to.equal(1);
         expect(await store.eventsBetween(0, 1e9, 10)).to.deep.equal([]);
         expect(await store.oldestEventId()).to.equal(undefined);
         const [next] = await store.appendEvents([notification({ createdAt: 200 })]);

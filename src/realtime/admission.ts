@@ -50,7 +50,7 @@ export async function admit(socket: ChattySocket, lastEventId: EventId | undefin
   };
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const version = membership.version;
+    const version = membership.version(userId);
     const channels = await store.channelsOf(userId);
     const channelSet = new Set(channels);
     const since = eventLog.retainedSince(Date.now());
@@ -65,7 +65,7 @@ export async function admit(socket: ChattySocket, lastEventId: EventId | undefin
     }
     // from here to the join nothing awaits: the catch-up and the join are one step
     if (!socket.connected) return undefined;
-    if (membership.version !== version) continue;
+    if (membership.version(userId) !== version) continue;
     if (cursor !== undefined) {
       const tail = eventLog.recentAfter(cursor);
       if (tail === undefined) continue;

@@ -45,8 +45,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Finds the handshake's token: `auth.token`, then `Authorization: Bearer`, then the `jwt` cookie. */
 export function handshakeToken(handshake: { auth: Record<string, unknown>; headers: http.IncomingHttpHeaders }): string | undefined {
   if (typeof handshake.auth?.token === 'string' && handshake.auth.token !== '') return handshake.auth.token;
-  const header = handshake.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || undefined;
+  const bearer = /^bearer\s+(\S+)\s*$/i.exec(handshake.headers.authorization ?? '');
+  if (bearer) return bearer[1];
   const cookie = handshake.headers.cookie;
   return cookie ? parseCookie(cookie).jwt || undefined : undefined;
 }

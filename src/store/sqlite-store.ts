@@ -135,7 +135,10 @@ export class SqliteStore implements Store {
         `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
          WHERE e.idempotency_key = ? AND e.created_at >= ?`,
       ),
-      prune: db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)'),
+      prune: db.prepare(
+        `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ?
+         AND (idempotency_key IS NULL OR created_at < ?) ORDER BY id LIMIT ?)`,
+      ),
       history: db.prepare(
         `SELECT * FROM (SELECT id, channel, sender, body, client_id, created_at FROM messages
          WHERE channel = ? AND id < ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
@@ -277,8 +280,8 @@ export class SqliteStore implements Store {
     return event?.kind === 'notify' ? event : undefined;
   }
 
-  async pruneEvents(before: number, limit: number): Promise<number> {
-    return this.sql.prune.run(before, limit).changes;
+  async pruneEvents(before: number, keyedBefore: number, limit: number): Promise<number> {
+    return this.sql.prune.run(before, keyedBefore, limit).changes;
   }
 
   async history(channel: string, before: EventId | undefined, limit: number): Promise<ChatMessage[]> {

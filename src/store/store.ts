@@ -103,8 +103,12 @@ export interface Store {
   eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]>;
   lastEventId(): Promise<EventId>;
   findByIdempotencyKey(key: string, since: number): Promise<LoggedNotification | undefined>;
-  /** Deletes at most `limit` log entries created before `before`; chat history is kept. */
-  pruneEvents(before: number, limit: number): Promise<number>;
+  /**
+   * Deletes at most `limit` log entries created before `before`, except those holding an
+   * idempotency key created at or after `keyedBefore` (keys are honoured for 24 h whatever the
+   * retention). Chat history is kept.
+   */
+  pruneEvents(before: number, keyedBefore: number, limit: number): Promise<number>;
   /** The oldest id still in the log, or undefined when it is empty. */
   oldestEventId(): Promise<EventId | undefined>;
 

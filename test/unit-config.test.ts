@@ -1,0 +1,150 @@
+import { expect } from 'chai';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+
+const SECRET = 'x'.repeat(32);
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  expect.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('unit: loadConfig (contract §8)', () => {
+  it('has the contract defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).to.deep.include({
+      port: 3000,
+      host: '0.0.0.0',
+      jwtSecret: undefined,
+      databaseUrl: 'sqlite:./data/chatty.db',
+      redisUrl: undefined,
+      maxRequestBytes: 1024 * 1024,
+      tokenTtlSeconds: 3600,
+      registration: 'open',
+      admin: undefined,
+      historyTtlMs: 7 * 24 * 3600 * 1000,
+      logLevel: 'info',
+      nodeEnv: 'development',
+      secureCookies: false,
+    });
+    expect(config.corsOrigins).to.deep.equal([]);
+  });
+
+  it('reads only the environment it is given, not process.env', () => {
+    const saved = process.env.PORT;
+    process.env.PORT = '4321';
+    try {
+      expect(loadConfig({}).port).to.equal(3000);
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
+  });
+
+  const mapped: [label: string, env: Record<string, string>, expected: Partial<Config>][] = [
+    ['PORT', { PORT: '8080' }, { port: 8080 }],
+    ['PORT 0 (any free port)', { PORT: '0' }, { port: 0 }],
+    ['HOST', { HOST: '127.0.0.1' }, { host: '127.0.0.1' }],
+    ['JWT_SECRET', { JWT_SECRET: SECRET }, { jwtSecret: SECRET }],
+    ['DATABASE_URL sqlite file', { DATABASE_URL: 'sqlite:/tmp/x.db' }, { databaseUrl: 'sqlite:/tmp/x.db' }],
+    ['DATABASE_URL sqlite memory', { DATABASE_URL: 'sqlite::memory:' }, { databaseUrl: 'sqlite::memory:' }],
+    ['DATABASE_URL postgres', { DATABASE_URL: 'postgres://u:p@db/chatty' }, { databaseUrl: 'postgres://u:p@db/chatty' }],
+    ['REDIS_URL', { REDIS_URL: 'redis://localhost:6379' }, { redisUrl: 'redis://localhost:6379' }],
+    ['MAX_REQ_SIZE 100kb', { MAX_REQ_SIZE: '100kb' }, { maxRequestBytes: 100 * 1024 }],
+    ['MAX_REQ_SIZE 2mb', { MAX_REQ_SIZE: '2mb' }, { maxRequestBytes: 2 * 1024 * 1024 }],
+    ['TOKEN_TTL 15m', { TOKEN_TTL: '15m' }, { tokenTtlSeconds: 900 }],
+    ['TOKEN_TTL in plain seconds', { TOKEN_TTL: '90' }, { tokenTtlSeconds: 90 }],
+    ['TOKEN_TTL 2d', { TOKEN_TTL: '2d' }, { tokenTtlSeconds: 2 * 86400 }],
+    ['REGISTRATION closed', { REGISTRATION: 'closed' }, { registration: 'closed' }],
+    ['HISTORY_TTL 1h', { HISTORY_TTL: '1h' }, { historyTtlMs: 3600 * 1000 }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'silent' }, { logLevel: 'silent' }],
+    ['NODE_ENV test', { NODE_ENV: 'test' }, { nodeEnv: 'test' }],
+    ['NODE_ENV production makes cookies Secure', { NODE_ENV: 'production' }, { nodeEnv: 'production', secureCookies: true }],
+    ['SECURE_COOKIES=false overrides production', { NODE_ENV: 'production', SECURE_COOKIES: 'false' }, { secureCookies: false }],
+    ['SECURE_COOKIES=true in development', { SECURE_COOKIES: 'true' }, { secureCookies: true }],
+    ['ADMIN_USERNAME + ADMIN_PASSWORD', { ADMIN_USERNAME: 'root_1', ADMIN_PASSWORD: 'hunter2hunter2' }, { admin: { username: 'root_1', password: 'hunter2hunter2' } }],
+    // legacy names
+    ['APP_PORT (legacy)', { APP_PORT: '4000' }, { port: 4000 }],
+    ['DEV_APP_PORT (legacy)', { DEV_APP_PORT: '4001' }, { port: 4001 }],
+    ['DEV_JWT_SECRET (legacy)', { DEV_JWT_SECRET: SECRET }, { jwtSecret: SECRET }],
+    ['DEV_MAX_REQ_SIZE (legacy)', { DEV_MAX_REQ_SIZE: '10kb' }, { maxRequestBytes: 10 * 1024 }],
+    // the canonical name wins over its aliases
+    ['PORT over APP_PORT and DEV_APP_PORT', { DEV_APP_PORT: '1', APP_PORT: '2', PORT: '3' }, { port: 3 }],
+    ['APP_PORT over DEV_APP_PORT', { DEV_APP_PORT: '1', APP_PORT: '2' }, { port: 2 }],
+    ['JWT_SECRET over DEV_JWT_SECRET', { DEV_JWT_SECRET: 'd'.repeat(32), JWT_SECRET: SECRET }, { jwtSecret: SECRET }],
+    ['MAX_REQ_SIZE over DEV_MAX_REQ_SIZE', { DEV_MAX_REQ_SIZE: '10kb', MAX_REQ_SIZE: '20kb' }, { maxRequestBytes: 20 * 1024 }],
+    // empty strings count as unset
+    ['an empty PORT falls back to the alias', { PORT: '', APP_PORT: '5000' }, { port: 5000 }],
+    ['an empty JWT_SECRET is unset', { JWT_SECRET: '' }, { jwtSecret: undefined }],
+    ['an empty REDIS_URL is unset', { REDIS_URL: '' }, { redisUrl: undefined }],
+  ];
+  for (const [label, env, expected] of mapped) {
+    it(`reads ${label}`, () => {
+      expect(loadConfig(env)).to.deep.include(expected);
+    });
+  }
+
+  it('splits and trims CORS_ORIGINS, dropping blanks', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example, https://b.example ,,' }).corsOrigins).to.deep.equal(['https://a.example', 'https://b.example']);
+  });
+
+  const invalid: [variable: string, env: Record<string, string>][] = [
+    ['PORT', { PORT: 'eighty' }],
+    ['PORT', { PORT: '70000' }],
+    ['PORT', { PORT: '-1' }],
+    ['PORT', { PORT: '80.5' }],
+    ['PORT', { APP_PORT: 'nope' }],
+    ['PORT', { DEV_APP_PORT: '99999' }],
+    ['JWT_SECRET', { JWT_SECRET: 'too-short' }],
+    ['JWT_SECRET', { DEV_JWT_SECRET: 'x'.repeat(31) }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
+    ['DATABASE_URL', { DATABASE_URL: './data/chatty.db' }],
+    ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],
+    ['MAX_REQ_SIZE', { MAX_REQ_SIZE: 'huge' }],
+    ['MAX_REQ_SIZE', { MAX_REQ_SIZE: '0' }],
+    ['MAX_REQ_SIZE', { DEV_MAX_REQ_SIZE: 'lots' }],
+    ['TOKEN_TTL', { TOKEN_TTL: 'forever' }],
+    ['TOKEN_TTL', { TOKEN_TTL: '0' }],
+    ['TOKEN_TTL', { TOKEN_TTL: '-5m' }],
+    ['REGISTRATION', { REGISTRATION: 'maybe' }],
+    ['HISTORY_TTL', { HISTORY_TTL: 'a week' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
+    ['NODE_ENV', { NODE_ENV: 'staging' }],
+    ['ADMIN_USERNAME', { ADMIN_USERNAME: 'a b', ADMIN_PASSWORD: 'hunter2hunter2' }],
+    ['ADMIN_PASSWORD', { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'short' }],
+    ['ADMIN_PASSWORD', { ADMIN_USERNAME: 'root' }],
+    ['ADMIN_USERNAME', { ADMIN_PASSWORD: 'hunter2hunter2' }],
+  ];
+  for (const [variable, env] of invalid) {
+    it(`throws a one-line ConfigError naming ${variable} for ${JSON.stringify(env)}`, () => {
+      const error = configError(env);
+      expect(error.name).to.equal('ConfigError');
+      expect(error.message).to.include(variable);
+      expect(error.message).to.not.include('\n');
+    });
+  }
+
+  it('never echoes a rejected secret', () => {
+    const error = configError({ JWT_SECRET: 'my-short-secret-value' });
+    expect(error.message).to.not.include('my-short-secret-value');
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({ CORS_ORIGINS: 'https://a.example', ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'hunter2hunter2' });
+    expect(Object.isFrozen(config)).to.equal(true);
+    expect(Object.isFrozen(config.corsOrigins)).to.equal(true);
+    expect(Object.isFrozen(config.admin)).to.equal(true);
+    // whether the assignment throws depends on strict mode; either way it must not take
+    try {
+      (config as { port: number }).port = 1;
+    } catch {
+      // strict mode
+    }
+    expect(() => (config.corsOrigins as string[]).push('https://evil.example')).to.throw(TypeError);
+    expect(config.port).to.equal(3000);
+  });
+});
