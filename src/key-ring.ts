@@ -2,7 +2,7 @@
  * The key ring (contract §3): the current signing key and the keys it replaced, each valid until
  * its grace period ends. Pure: the caller persists it and supplies the clock.
  */
-import crypto from 'node:crypto';
+import crypto, { type KeyObject } from 'node:crypto';
 
 export type KeyId = string;
 
@@ -16,10 +16,21 @@ export interface SigningKey {
 
 export class KeyRing {
   private readonly keys: readonly SigningKey[];
+  /**
+   * Each secret as a KeyObject, made once: handed a string, jsonwebtoken first tries to parse it
+   * as a PEM public key and throws, which costs about 40 times the HMAC itself.
+   */
+  private readonly material = new Map<KeyId, KeyObject>();
 
   /** @param keys every stored key; the newest unreplaced one signs. */
   constructor(keys: readonly SigningKey[]) {
     this.keys = [...keys].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    for (const key of this.keys) this.material.set(key.id, crypto.createSecretKey(Buffer.from(key.secret, 'utf8')));
+  }
+
+  /** The key's secret in the form jsonwebtoken verifies and signs with fastest. */
+  keyObject(id: KeyId): KeyObject {
+    return this.material.get(id)!;
   }
 
   get isEmpty(): boolean {

@@ -2,6 +2,7 @@
  * The live key ring: loaded from the store at start, rotated through the API, persisted on every
  * change, and watched so that sockets are dropped the moment their key stops being valid.
  */
+import type { KeyObject } from 'node:crypto';
 import { ChattyError } from './errors.js';
 import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from './key-ring.js';
 import type { Logger } from './logger.js';
@@ -60,8 +61,8 @@ export class SigningKeys {
   }
 
   /** The secret of a key that is still valid, for libraries that verify on their own. */
-  secretOf(keyId: KeyId, now = Date.now()): string | undefined {
-    return this.current.find(keyId, now)?.secret;
+  secretOf(keyId: KeyId, now = Date.now()): KeyObject | undefined {
+    return this.current.find(keyId, now) && this.current.keyObject(keyId);
   }
 
   sign(claims: { sub: UserId; role?: Role }, ttlSeconds: number | undefined, now = Date.now()): string {

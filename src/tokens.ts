@@ -36,7 +36,7 @@ export function verifyToken(token: string | undefined | null, ring: KeyRing, now
   const candidates = kid === undefined ? ring.valid(now) : [ring.find(kid, now)].filter((k) => k !== undefined);
   for (const key of candidates) {
     try {
-      const claims = jwt.verify(token, key.secret, { algorithms: ALGORITHMS, clockTimestamp: Math.floor(now / 1000) }) as jwt.JwtPayload;
+      const claims = jwt.verify(token, ring.keyObject(key.id), { algorithms: ALGORITHMS, clockTimestamp: Math.floor(now / 1000) }) as jwt.JwtPayload;
       const principal = principalOf(claims, key.id);
       return principal ? { ok: true, principal } : { ok: false, code: 'token_invalid' };
     } catch (error) {
@@ -60,5 +60,5 @@ export function signToken(ring: KeyRing, claims: { sub: UserId; role?: Role }, t
   const iat = Math.floor(now / 1000);
   const payload: Record<string, unknown> = { sub: claims.sub, role: claims.role ?? 'user', iat };
   if (ttlSeconds !== undefined) payload.exp = iat + ttlSeconds;
-  return jwt.sign(payload, key.secret, { algorithm: 'HS256', keyid: key.id });
+  return jwt.sign(payload, ring.keyObject(key.id), { algorithm: 'HS256', keyid: key.id });
 }

@@ -3,6 +3,7 @@
  * `Authorization: Bearer` header or the `jwt` cookie. Token rules live in tokens.ts and are the
  * same for sockets; passport-jwt then re-checks the signature with the key they picked.
  */
+import type { KeyObject } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import passportModule from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
@@ -43,7 +44,8 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
           const result = keys.verify(token);
           if (!result.ok) return done(new ChattyError(result.code, undefined, undefined, BEARER));
           req.principal = result.principal;
-          done(null, keys.secretOf(result.principal.keyId));
+          // a KeyObject, which jsonwebtoken takes though passport-jwt's types say string
+          done(null, keys.secretOf(result.principal.keyId) as KeyObject as unknown as string);
         },
         algorithms: ['HS256'],
         passReqToCallback: true,
