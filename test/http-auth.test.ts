@@ -484,7 +484,7 @@ describe('HTTP /auth (contract §3)', () => {
       const token = first.keys.sign({ sub: 'alice' }, 600);
       const verified = first.keys.verify(token);
       if (!verified.ok) expect.fail('a token signed at start-up verifies');
-      const secret = first.keys.secretOf(verified.principal.keyId)!;
+      const secret = first.keys.secretOf(verified.principal.keyId)!.export().toString('utf8');
       expect(secret).to.be.a('string').with.length.of.at.least(32);
       await first.close();
       const log = lines.join('');
