@@ -40,6 +40,12 @@ export interface Config {
   readonly eventLog: EventLogMode;
   /** Send the login cookie with `Secure`. */
   readonly secureCookies: boolean;
+  /**
+   * `presence` events are announced only in channels with at most this many connected sockets:
+   * beyond that every connect would cost a frame per member (quadratic), as Pusher's 100-member
+   * presence channels avoid. `presence:query` answers for any channel.
+   */
+  readonly presenceLimit: number;
 }
 
 /** Thrown for an invalid environment; its message is the one line start-up prints. */
@@ -65,6 +71,7 @@ const ALIASES = {
   NODE_ENV: ['NODE_ENV'],
   EVENT_LOG: ['EVENT_LOG'],
   SECURE_COOKIES: ['SECURE_COOKIES'],
+  PRESENCE_LIMIT: ['PRESENCE_LIMIT'],
 } as const;
 type VariableName = keyof typeof ALIASES;
 
@@ -114,6 +121,7 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   EVENT_LOG: z.enum(['durable', 'off']).default('durable'),
   SECURE_COOKIES: z.enum(['true', 'false']).optional(),
+  PRESENCE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(100),
 });
 
 /** Picks each variable from its first set alias; empty strings count as unset. */
@@ -163,6 +171,7 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
     nodeEnv: v.NODE_ENV,
     eventLog: v.EVENT_LOG,
     secureCookies: v.SECURE_COOKIES ? v.SECURE_COOKIES === 'true' : v.NODE_ENV === 'production',
+    presenceLimit: v.PRESENCE_LIMIT,
   });
 }
 

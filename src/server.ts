@@ -75,7 +75,7 @@ export async function createChatty(config: Config, options: { logger?: Logger } 
   // the app is built after Socket.IO, which must attach first to own /socket.io/ requests
   let app: http.RequestListener = (_req, res) => res.writeHead(503).end();
   const httpServer = http.createServer((req, res) => app(req, res));
-  const sockets = createSocketServer(httpServer, { store, eventLog, keys, presence, metrics, logger, corsOrigins: config.corsOrigins });
+  const sockets = createSocketServer(httpServer, { store, eventLog, keys, presence, metrics, logger, corsOrigins: config.corsOrigins, presenceLimit: config.presenceLimit });
   await eventLog.start(sockets.deliver);
   app = createApp({
     config,

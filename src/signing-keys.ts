@@ -7,7 +7,7 @@ import { ChattyError } from './errors.js';
 import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from './key-ring.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store/store.js';
-import { signToken, verifyToken, type Role, type VerifyResult } from './tokens.js';
+import { candidateKeys, signToken, verifyToken, type Role, type VerifyResult } from './tokens.js';
 import type { NodeEnv } from '../config.js';
 import type { UserId } from './names.js';
 
@@ -58,6 +58,21 @@ export class SigningKeys {
 
   verify(token: string | undefined | null, now = Date.now()): VerifyResult {
     return verifyToken(token, this.current, now);
+  }
+
+  /**
+   * The one key a token can be checked with, for libraries that verify on their own (passport-jwt),
+   * found from the header alone in the usual case; undefined when no valid key fits.
+   */
+  keyFor(token: string, now = Date.now()): { keyId: KeyId; key: KeyObject } | undefined {
+    const candidates = candidateKeys(token, this.current, now);
+    let keyId = candidates.length === 1 ? candidates[0]!.id : undefined;
+    if (candidates.length > 1) {
+      // a token without kid while several keys are valid (a grace period): find the signer
+      const result = verifyToken(token, this.current, now);
+      keyId = result.ok ? result.principal.keyId : undefined;
+    }
+    return keyId === undefined ? undefined : { keyId, key: this.current.keyObject(keyId) };
   }
 
   /** The secret of a key that is still valid, for libraries that verify on their own. */

@@ -3,7 +3,7 @@
  * without `kid` every valid key is tried. Pure: no I/O, the caller passes the clock.
  */
 import jwt from 'jsonwebtoken';
-import type { KeyId, KeyRing } from './key-ring.js';
+import type { KeyId, KeyRing, SigningKey } from './key-ring.js';
 import { isValidName, type UserId } from './names.js';
 
 export type Role = 'admin' | 'service' | 'user';
@@ -30,11 +30,7 @@ const ALGORITHMS: jwt.Algorithm[] = ['HS256'];
  */
 export function verifyToken(token: string | undefined | null, ring: KeyRing, now: number): VerifyResult {
   if (!token) return { ok: false, code: 'token_missing' };
-  const decoded = jwt.decode(token, { complete: true });
-  if (!decoded || typeof decoded.payload !== 'object' || decoded.header.alg !== 'HS256') return { ok: false, code: 'token_invalid' };
-  const kid = decoded.header.kid;
-  const candidates = kid === undefined ? ring.valid(now) : [ring.find(kid, now)].filter((k) => k !== undefined);
-  for (const key of candidates) {
+  for (const key of candidateKeys(token, ring, now)) {
     try {
       const claims = jwt.verify(token, ring.keyObject(key.id), { algorithms: ALGORITHMS, clockTimestamp: Math.floor(now / 1000) }) as jwt.JwtPayload;
       const principal = principalOf(claims, key.id);
@@ -47,7 +43,27 @@ export function verifyToken(token: string | undefined | null, ring: KeyRing, now
   return { ok: false, code: 'token_invalid' };
 }
 
-function principalOf(claims: jwt.JwtPayload, keyId: KeyId): Principal | undefined {
+/**
+ * The keys that may have signed `token`, from its header alone: the one its `kid` names, or every
+ * valid key when it has none. Empty for a malformed header or an `alg` other than HS256.
+ */
+export function candidateKeys(token: string, ring: KeyRing, now: number): SigningKey[] {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return [];
+  let header: { alg?: unknown; kid?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+  } catch {
+    return [];
+  }
+  if (typeof header !== 'object' || header === null || header.alg !== 'HS256') return [];
+  if (header.kid === undefined) return ring.valid(now);
+  const key = typeof header.kid === 'string' ? ring.find(header.kid, now) : undefined;
+  return key ? [key] : [];
+}
+
+/** Who verified claims speak for, or undefined when `sub`, `role` or `exp` break the rules. */
+export function principalOf(claims: jwt.JwtPayload, keyId: KeyId): Principal | undefined {
   const role = claims.role ?? 'user';
   if (typeof claims.sub !== 'string' || !isValidName(claims.sub) || !ROLES.includes(role)) return undefined;
   if (claims.exp !== undefined && typeof claims.exp !== 'number') return undefined;

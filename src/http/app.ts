@@ -2,7 +2,6 @@
  * The Express application: security headers, CORS, body parsing, the route groups, and the one
  * error handler.
  */
-import cookieParser from 'cookie-parser';
 import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
@@ -50,6 +49,15 @@ export const CONTENT_SECURITY_POLICY = {
   upgradeInsecureRequests: null,
 };
 
+/**
+ * What an API response needs: no sniffing, no caching of tokens and personal data, and a CSP that
+ * forbids everything should a browser ever render one. Helmet's full set is for the pages.
+ */
+function apiHeaders(_req: express.Request, res: express.Response, next: express.NextFunction): void {
+  res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'" });
+  next();
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const { config, logger, metrics } = deps;
   const app = express();
@@ -57,7 +65,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'simple');
 
-  app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }));
   if (config.corsOrigins.length > 0) app.use(cors({ origin: [...config.corsOrigins], credentials: true }));
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
@@ -73,15 +80,16 @@ export function createApp(deps: AppDeps): express.Express {
     });
     next();
   });
-  app.use(cookieParser());
   app.use(jsonBodies(config.maxRequestBytes));
 
   const auth = createPassport(deps.keys, deps.accounts);
   app.use(auth.passport.initialize());
+  app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger }));
   app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps));
-  app.use(pageRoutes());
+  // the full set of security headers where a browser renders: the pages and their assets
+  app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;

@@ -5,23 +5,28 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { parse as parseCookie } from 'cookie';
 import passportModule from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { Accounts } from '../accounts.js';
 import { ChattyError } from '../errors.js';
 import type { SigningKeys } from '../signing-keys.js';
-import type { Principal, Role } from '../tokens.js';
+import { principalOf, type Principal, type Role } from '../tokens.js';
+import type { JwtPayload } from 'jsonwebtoken';
 
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
+    /** The key passport-jwt verifies this request's token with. */
+    tokenKeyId?: string;
   }
 }
 
 const BEARER = { 'WWW-Authenticate': 'Bearer' };
 
-const fromCookie = (req: Request): string | null => (req.cookies as Record<string, string> | undefined)?.jwt || null;
+/** The `jwt` cookie, parsed only when no Authorization header carried a token. */
+const fromCookie = (req: Request): string | null => (req.headers.cookie ? parseCookie(req.headers.cookie).jwt || null : null);
 
 /** A Passport instance of this server's own, so that several servers can share a process. */
 export function createPassport(keys: SigningKeys, accounts: Accounts) {
@@ -40,17 +45,25 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
     new JwtStrategy(
       {
         jwtFromRequest: ExtractJwt.fromExtractors([ExtractJwt.fromAuthHeaderAsBearerToken(), fromCookie]),
+        // picks the key from the header, so passport-jwt's verification is the only one
         secretOrKeyProvider: (req: Request, token: string, done: (error: unknown, secret?: string) => void) => {
-          const result = keys.verify(token);
-          if (!result.ok) return done(new ChattyError(result.code, undefined, undefined, BEARER));
-          req.principal = result.principal;
+          const found = keys.keyFor(token);
+          if (!found) {
+            const result = keys.verify(token);
+            return done(new ChattyError(result.ok ? 'token_invalid' : result.code, undefined, undefined, BEARER));
+          }
+          req.tokenKeyId = found.keyId;
           // a KeyObject, which jsonwebtoken takes though passport-jwt's types say string
-          done(null, keys.secretOf(result.principal.keyId) as KeyObject as unknown as string);
+          done(null, found.key as KeyObject as unknown as string);
         },
         algorithms: ['HS256'],
         passReqToCallback: true,
       },
-      (req: Request, _payload: unknown, done: (error: unknown, user?: Principal) => void) => done(null, req.principal),
+      (req: Request, payload: JwtPayload, done: (error: unknown, user?: Principal | false, info?: unknown) => void) => {
+        const principal = principalOf(payload, req.tokenKeyId!);
+        if (principal) done(null, principal);
+        else done(null, false, new ChattyError('token_invalid', undefined, undefined, BEARER));
+      },
     ),
   );
 

@@ -29,6 +29,8 @@ export interface SocketServerDeps {
   metrics: Metrics;
   logger: Logger;
   corsOrigins: readonly string[];
+  /** Announce presence only in channels with at most this many connected sockets. */
+  presenceLimit: number;
 }
 
 export interface SocketServer {
@@ -137,9 +139,11 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
 
   /** Tells the sockets sharing a channel with `userId` that it came online or went offline. */
   function announce(userId: UserId, channels: readonly ChannelName[], status: 'online' | 'offline'): void {
+    const rooms = io.sockets.adapter.rooms;
+    const small = channels.filter((channel) => (rooms.get(channel)?.size ?? 0) <= deps.presenceLimit);
     // an empty room list would mean "everyone": never broadcast without channels
-    if (channels.length === 0) return;
-    io.to([...channels]).except(userRoom(userId)).emit('presence', { userId, status });
+    if (small.length === 0) return;
+    io.to(small).except(userRoom(userId)).emit('presence', { userId, status });
   }
 
   /** Disconnects the socket when its token expires, after an `auth:expired`. */
