@@ -98,6 +98,8 @@ export class ServerProcess {
     const logFile = path.join(os.tmpdir(), `chatty-bench-${options.label}-${process.pid}-${options.port}.log`);
     const log = fs.openSync(logFile, 'w');
     const flags = options.memoryProbe ? ['--expose-gc', '--import', MEMORY_PROBE_URL] : [];
+    // BENCH_PROFILE=<dir>: a CPU profile of every server, written when it exits
+    if (process.env.BENCH_PROFILE) flags.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, `--cpu-prof-name=${options.label}-${Date.now()}.cpuprofile`);
     const child = spawn(process.execPath, [...flags, ...options.args], {
       cwd: options.cwd,
       env: options.env,

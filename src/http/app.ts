@@ -64,6 +64,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'simple');
+  // API responses are never cached (no-store), so hashing each one for an ETag is wasted work
+  app.set('etag', false);
 
   if (config.corsOrigins.length > 0) app.use(cors({ origin: [...config.corsOrigins], credentials: true }));
   app.use((req, res, next) => {
@@ -83,7 +85,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(jsonBodies(config.maxRequestBytes));
 
   const auth = createPassport(deps.keys, deps.accounts);
-  app.use(auth.passport.initialize());
   app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger }));

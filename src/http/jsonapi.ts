@@ -10,14 +10,16 @@ const { Serializer } = JsonApiSerializer;
 
 export const JSON_API = 'application/vnd.api+json';
 
-const serializer = (type: string, attributes: string[]) => (data: unknown, options: { meta?: Record<string, unknown>; links?: Record<string, string> } = {}) =>
-  new Serializer(type, {
-    attributes,
-    keyForAttribute: 'camelCase',
-    pluralizeType: false,
-    ...(options.meta ? { meta: options.meta } : {}),
-    ...(options.links && Object.keys(options.links).length > 0 ? { topLevelLinks: options.links } : {}),
-  }).serialize(data);
+/** One serializer per resource type, made once; top-level `meta` and `links` are added per document. */
+function serializer(type: string, attributes: string[]) {
+  const instance = new Serializer(type, { attributes, keyForAttribute: 'camelCase', pluralizeType: false });
+  return (data: unknown, options: { meta?: Record<string, unknown>; links?: Record<string, string> } = {}): Record<string, unknown> => {
+    const document = instance.serialize(data) as Record<string, unknown>;
+    if (options.links && Object.keys(options.links).length > 0) document.links = options.links;
+    if (options.meta) document.meta = options.meta;
+    return document;
+  };
+}
 
 export const serialize = {
   channels: serializer('channels', []),
