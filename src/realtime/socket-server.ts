@@ -13,9 +13,9 @@ import { isValidName, keyRoom, userRoom, type ChannelName, type UserId } from '.
 import type { SigningKeys } from '../signing-keys.js';
 import type { Store } from '../store/store.js';
 import { parsePayload } from '../chat-payloads.js';
-import { ackedHandlers } from './acks.js';
+import { dispatcher, type Handler } from './acks.js';
 import { admit } from './admission.js';
-import { registerChatHandlers } from './chat-handlers.js';
+import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
 import { Membership } from './membership.js';
 import type { PresenceTracker } from './presence.js';
@@ -90,51 +90,60 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     next();
   });
 
-  io.on('connection', (socket) => {
-    metrics.sockets.inc();
+  /** Replays, joins, counts presence and sends `ready`; false when the socket did not make it. */
+  async function admitSocket(socket: ChattySocket): Promise<boolean> {
     const userId = socket.data.principal.sub;
     const lastEventId = parseLastEventId(socket.handshake.auth?.lastEventId) ?? undefined;
-    let channelsAtDisconnect: ChannelName[] = [];
-
-    socket.data.admitted = admit(socket, lastEventId, { store, eventLog, membership })
-      .then(async (admission) => {
-        if (!admission) return false;
-        // a key retired while this socket was being admitted: its retirement broadcast missed it
-        if (keys.secretOf(socket.data.principal.keyId) === undefined) {
-          socket.emit('auth:expired', { reason: 'key_retired' });
-          socket.disconnect(true);
-          return false;
-        }
-        armExpiry(socket);
-        socket.data.present = true;
-        if (await presence.connected(userId)) announce(userId, admission.channels, 'online');
-        if (admission.replayed > 0) metrics.replayedEvents.inc(admission.replayed);
-        socket.emit('ready', { userId, ...admission });
-        return true;
-      })
-      .catch((error: unknown) => {
-        logger.error({ err: error, userId }, 'socket admission failed');
+    try {
+      const admission = await admit(socket, lastEventId, { store, eventLog, membership });
+      if (!admission) return false;
+      // a key retired while this socket was being admitted: its retirement broadcast missed it
+      if (keys.secretOf(socket.data.principal.keyId) === undefined) {
+        socket.emit('auth:expired', { reason: 'key_retired' });
         socket.disconnect(true);
         return false;
-      });
+      }
+      armExpiry(socket);
+      socket.data.present = true;
+      if (await presence.connected(userId)) announce(userId, admission.channels, 'online');
+      if (admission.replayed > 0) metrics.replayedEvents.inc(admission.replayed);
+      socket.emit('ready', { userId, ...admission });
+      return true;
+    } catch (error) {
+      logger.error({ err: error, userId }, 'socket admission failed');
+      socket.disconnect(true);
+      return false;
+    }
+  }
 
-    const handle = ackedHandlers(socket, logger);
-    handle('auth:refresh', async (payload) => refresh(socket, payload));
-    registerChatHandlers(socket, { io, store, eventLog, presence, metrics, logger });
+  // listeners shared by every socket (Socket.IO calls them with the socket as `this`): a
+  // connection costs no closures of its own
+  const dispatch = dispatcher(
+    new Map<string, Handler>([['auth:refresh', refresh], ...chatHandlers({ io, store, eventLog, presence, metrics })]),
+    logger,
+  );
+  function onDisconnecting(this: ChattySocket): void {
+    this.data.channelsAtDisconnect = [...this.rooms].filter(isValidName);
+  }
+  function onDisconnect(this: ChattySocket): void {
+    metrics.sockets.dec();
+    clearTimeout(this.data.expiryTimer);
+    if (!this.data.present) return;
+    this.data.present = false;
+    const userId = this.data.principal.sub;
+    const channels = this.data.channelsAtDisconnect ?? [];
+    presence
+      .disconnected(userId)
+      .then((last) => last && announce(userId, channels, 'offline'))
+      .catch((error: unknown) => logger.error({ err: error, userId }, 'presence update failed'));
+  }
 
-    socket.on('disconnecting', () => {
-      channelsAtDisconnect = [...socket.rooms].filter(isValidName);
-    });
-    socket.on('disconnect', () => {
-      metrics.sockets.dec();
-      clearTimeout(socket.data.expiryTimer);
-      if (!socket.data.present) return;
-      socket.data.present = false;
-      presence
-        .disconnected(userId)
-        .then((last) => last && announce(userId, channelsAtDisconnect, 'offline'))
-        .catch((error: unknown) => logger.error({ err: error, userId }, 'presence update failed'));
-    });
+  io.on('connection', (socket) => {
+    metrics.sockets.inc();
+    socket.data.admitted = admitSocket(socket);
+    socket.onAny(dispatch);
+    socket.on('disconnecting', onDisconnecting);
+    socket.on('disconnect', onDisconnect);
   });
 
   /** Tells the sockets sharing a channel with `userId` that it came online or went offline. */

@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import type { Principal } from '../tokens.js';
+import type { TokenBucket } from './token-bucket.js';
 
 /** What Chatty keeps on each socket. */
 export interface SocketData {
@@ -9,6 +10,10 @@ export interface SocketData {
   /** Whether it counted towards presence (so its disconnect must be counted too). */
   present: boolean;
   expiryTimer?: NodeJS.Timeout;
+  /** Flood control, made on the first chat event. */
+  buckets?: { send?: TokenBucket; typing?: TokenBucket };
+  /** The user's channels as the socket leaves, for the offline announcement. */
+  channelsAtDisconnect?: string[];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
