@@ -41,7 +41,7 @@ export interface Config {
   /** Send the login cookie with `Secure`. */
   readonly secureCookies: boolean;
   /**
-   * `presence` events are announced only in channels with at most this many connected sockets:
+   * `presence` events are announced only in channels with at most this many subscribers:
    * beyond that every connect would cost a frame per member (quadratic), as Pusher's 100-member
    * presence channels avoid. `presence:query` answers for any channel.
    */

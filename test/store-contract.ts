@@ -82,6 +82,13 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.subscribersOfAny(['posts-3', 'posts-2'])).to.deep.equal(['alice', 'bob']);
         expect(await store.isSubscribed('bob', 'posts-2')).to.equal(true);
         expect(await store.isSubscribed('bob', 'posts-3')).to.equal(false);
+        expect(await store.countSubscribers(['posts-1', 'posts-3', 'posts-9'])).to.deep.equal(
+          new Map([
+            ['posts-1', 2],
+            ['posts-3', 1],
+            ['posts-9', 0],
+          ]),
+        );
         expect(await store.unsubscribe(['alice', 'bob'], ['posts-1', 'posts-9'])).to.equal(2);
         expect(await store.unsubscribe(['alice', 'bob'], ['posts-1'])).to.equal(0);
         expect(await store.subscribersOf('posts-1', { size: 10 })).to.deep.equal([]);

@@ -5,6 +5,7 @@
  * subscribe that races a connect is never missed.
  */
 import { userRoom, type ChannelName, type UserId } from '../names.js';
+import type { ChannelSizes } from './channel-sizes.js';
 import type { ChattyIo } from './types.js';
 
 /**
@@ -16,7 +17,10 @@ const BUCKETS = 4096;
 export class Membership {
   private readonly versions = new Uint32Array(BUCKETS);
 
-  constructor(private readonly io: ChattyIo) {}
+  constructor(
+    private readonly io: ChattyIo,
+    private readonly sizes: ChannelSizes,
+  ) {}
 
   /** Changes whenever a subscription of `userId` (or of a user sharing its bucket) changes. */
   version(userId: UserId): number {
@@ -26,6 +30,7 @@ export class Membership {
   /** Joins (or leaves) every live socket of `users` to (from) `channels`, before returning. */
   apply(users: readonly UserId[], channels: readonly ChannelName[], action: 'join' | 'leave'): void {
     const rooms = [...channels];
+    this.sizes.forget(channels);
     for (const user of users) {
       this.versions[bucketOf(user)]!++;
       const sockets = this.io.in(userRoom(user));

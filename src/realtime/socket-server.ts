@@ -17,6 +17,7 @@ import { dispatcher, type Handler } from './acks.js';
 import { admit } from './admission.js';
 import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
+import { ChannelSizes } from './channel-sizes.js';
 import { Membership } from './membership.js';
 import type { PresenceTracker } from './presence.js';
 import type { ChattyIo, ChattySocket } from './types.js';
@@ -29,7 +30,7 @@ export interface SocketServerDeps {
   metrics: Metrics;
   logger: Logger;
   corsOrigins: readonly string[];
-  /** Announce presence only in channels with at most this many connected sockets. */
+  /** Announce presence only in channels with at most this many subscribers. */
   presenceLimit: number;
 }
 
@@ -71,7 +72,8 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     maxHttpBufferSize: 64 * 1024,
     cors: deps.corsOrigins.length > 0 ? { origin: [...deps.corsOrigins], credentials: true } : undefined,
   });
-  const membership = new Membership(io);
+  const channelSizes = new ChannelSizes(store);
+  const membership = new Membership(io, channelSizes);
 
   keys.onRetire((keyId) => {
     // tell the sockets why before closing them, so a client can send its user back to log in
@@ -105,7 +107,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
       }
       armExpiry(socket);
       socket.data.present = true;
-      if (await presence.connected(userId)) announce(userId, admission.channels, 'online');
+      if (await presence.connected(userId)) await announce(userId, admission.channels, 'online');
       if (admission.replayed > 0) metrics.replayedEvents.inc(admission.replayed);
       socket.emit('ready', { userId, ...admission });
       return true;
@@ -134,7 +136,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     const channels = this.data.channelsAtDisconnect ?? [];
     presence
       .disconnected(userId)
-      .then((last) => last && announce(userId, channels, 'offline'))
+      .then((last) => (last ? announce(userId, channels, 'offline') : undefined))
       .catch((error: unknown) => logger.error({ err: error, userId }, 'presence update failed'));
   }
 
@@ -147,9 +149,9 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   });
 
   /** Tells the sockets sharing a channel with `userId` that it came online or went offline. */
-  function announce(userId: UserId, channels: readonly ChannelName[], status: 'online' | 'offline'): void {
-    const rooms = io.sockets.adapter.rooms;
-    const small = channels.filter((channel) => (rooms.get(channel)?.size ?? 0) <= deps.presenceLimit);
+  async function announce(userId: UserId, channels: readonly ChannelName[], status: 'online' | 'offline'): Promise<void> {
+    if (channels.length === 0 || deps.presenceLimit === 0) return;
+    const small = await channelSizes.atMost(channels, deps.presenceLimit);
     // an empty room list would mean "everyone": never broadcast without channels
     if (small.length === 0) return;
     io.to(small).except(userRoom(userId)).emit('presence', { userId, status });

@@ -116,6 +116,7 @@ export class SqliteStore implements Store {
       channelsOf: db.prepare('SELECT channel FROM subscriptions WHERE user_id = ? AND channel > ? ORDER BY channel LIMIT ?'),
       subscribersOf: db.prepare('SELECT user_id FROM subscriptions WHERE channel = ? AND user_id > ? ORDER BY user_id LIMIT ?'),
       isSubscribed: db.prepare('SELECT 1 FROM subscriptions WHERE user_id = ? AND channel = ?'),
+      countSubscribers: db.prepare('SELECT COUNT(*) FROM subscriptions WHERE channel = ?').pluck(),
       insertEvent: db.prepare(
         `INSERT INTO events (kind, created_at, event, attributes, mode, targets, add_flags, idempotency_key)
          VALUES (@kind, @createdAt, @event, @attributes, @mode, @targets, @addFlags, @idempotencyKey)`,
@@ -224,6 +225,10 @@ export class SqliteStore implements Store {
 
   async isSubscribed(userId: UserId, channel: ChannelName): Promise<boolean> {
     return this.sql.isSubscribed.get(userId, channel) !== undefined;
+  }
+
+  async countSubscribers(channels: readonly ChannelName[]): Promise<Map<ChannelName, number>> {
+    return new Map(channels.map((channel) => [channel, this.sql.countSubscribers.get(channel) as number]));
   }
 
   async appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]> {

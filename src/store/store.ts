@@ -95,6 +95,8 @@ export interface Store {
   /** A channel's subscribers, ordered by id. */
   subscribersOf(channel: ChannelName, page: PageRequest): Promise<UserId[]>;
   isSubscribed(userId: UserId, channel: ChannelName): Promise<boolean>;
+  /** The number of subscribers of each channel (0 for a channel nobody is in). */
+  countSubscribers(channels: readonly ChannelName[]): Promise<Map<ChannelName, number>>;
 
   // event log
   /** Appends events in one durable transaction; ids increase in the order given. */
