@@ -50,7 +50,7 @@ export class KeyRing {
   }
 
   find(id: KeyId, now: number): SigningKey | undefined {
-    return this.valid(now).find((k) => k.id === id);
+    return this.keys.find((k) => k.id === id && (k.expiresAt === null || k.expiresAt > now));
   }
 
   /**

@@ -7,7 +7,8 @@ import { ChattyError } from './errors.js';
 import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from './key-ring.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store/store.js';
-import { candidateKeys, signToken, verifyToken, type Role, type VerifyResult } from './tokens.js';
+import { candidateKeys, signToken, verifyToken, type Principal, type Role, type VerifyResult } from './tokens.js';
+import { VerifiedTokens } from './verified-tokens.js';
 import type { NodeEnv } from '../config.js';
 import type { UserId } from './names.js';
 
@@ -21,6 +22,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class SigningKeys {
   private timers = new Map<KeyId, NodeJS.Timeout>();
   private retireListeners: ((keyId: KeyId) => void)[] = [];
+  private readonly verified = new VerifiedTokens();
 
   private constructor(
     private current: KeyRing,
@@ -56,8 +58,23 @@ export class SigningKeys {
     return new SigningKeys(ring, store, logger);
   }
 
+  /** Verifies a token, answering from the cache of recently verified tokens when it can. */
   verify(token: string | undefined | null, now = Date.now()): VerifyResult {
-    return verifyToken(token, this.current, now);
+    const known = token ? this.cached(token, now) : undefined;
+    if (known) return { ok: true, principal: known };
+    const result = verifyToken(token, this.current, now);
+    if (result.ok) this.verified.set(token!, result.principal);
+    return result;
+  }
+
+  /** Who `token` speaks for, if it was verified before and would still be now. */
+  cached(token: string, now = Date.now()): Principal | undefined {
+    return this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined);
+  }
+
+  /** Records a token verified elsewhere (passport-jwt). */
+  remember(token: string, principal: Principal): void {
+    this.verified.set(token, principal);
   }
 
   /**

@@ -21,6 +21,7 @@ import { controlRoutes } from './control-routes.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { opsRoutes, type ReadinessCheck } from './ops-routes.js';
 import { pageRoutes } from './pages.js';
+import { requestMetrics } from './request-metrics.js';
 
 export interface AppDeps {
   config: Config;
@@ -68,20 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
 
   if (config.corsOrigins.length > 0) app.use(cors({ origin: [...config.corsOrigins], credentials: true }));
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
-      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      if (res.statusCode >= 500 || logger.isLevelEnabled('debug')) {
-        logger[res.statusCode >= 500 ? 'warn' : 'debug'](
-          { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-          'request',
-        );
-      }
-    });
-    next();
-  });
+  app.use(requestMetrics(metrics, logger));
   app.use(jsonBodies(config.maxRequestBytes));
 
   const auth = createPassport(deps.keys, deps.accounts);

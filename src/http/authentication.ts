@@ -18,8 +18,9 @@ import type { JwtPayload } from 'jsonwebtoken';
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
-    /** The key passport-jwt verifies this request's token with. */
+    /** The key passport-jwt verifies this request's token with, and the token. */
     tokenKeyId?: string;
+    token?: string;
   }
 }
 
@@ -27,6 +28,29 @@ const BEARER = { 'WWW-Authenticate': 'Bearer' };
 
 /** The `jwt` cookie, parsed only when no Authorization header carried a token. */
 const fromCookie = (req: Request): string | null => (req.headers.cookie ? parseCookie(req.headers.cookie).jwt || null : null);
+
+const extractToken = ExtractJwt.fromExtractors([ExtractJwt.fromAuthHeaderAsBearerToken(), fromCookie]);
+
+/**
+ * passport-jwt, answering from the verified-token cache when it can: the full check runs the
+ * first time a token is seen, and again once its key or `exp` may have changed the answer.
+ */
+class CachingJwtStrategy extends JwtStrategy {
+  constructor(
+    options: ConstructorParameters<typeof JwtStrategy>[0],
+    verify: ConstructorParameters<typeof JwtStrategy>[1],
+    private readonly keys: SigningKeys,
+  ) {
+    super(options, verify);
+  }
+
+  override authenticate(req: Request, options?: object): void {
+    const token = extractToken(req);
+    const cached = token ? this.keys.cached(token) : undefined;
+    if (cached) return this.success(cached);
+    super.authenticate(req, options);
+  }
+}
 
 /** A Passport instance of this server's own, so that several servers can share a process. */
 export function createPassport(keys: SigningKeys, accounts: Accounts) {
@@ -42,9 +66,9 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
   );
 
   passport.use(
-    new JwtStrategy(
+    new CachingJwtStrategy(
       {
-        jwtFromRequest: ExtractJwt.fromExtractors([ExtractJwt.fromAuthHeaderAsBearerToken(), fromCookie]),
+        jwtFromRequest: extractToken,
         // picks the key from the header, so passport-jwt's verification is the only one
         secretOrKeyProvider: (req: Request, token: string, done: (error: unknown, secret?: string) => void) => {
           const found = keys.keyFor(token);
@@ -53,6 +77,7 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
             return done(new ChattyError(result.ok ? 'token_invalid' : result.code, undefined, undefined, BEARER));
           }
           req.tokenKeyId = found.keyId;
+          req.token = token;
           // a KeyObject, which jsonwebtoken takes though passport-jwt's types say string
           done(null, found.key as KeyObject as unknown as string);
         },
@@ -61,9 +86,11 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
       },
       (req: Request, payload: JwtPayload, done: (error: unknown, user?: Principal | false, info?: unknown) => void) => {
         const principal = principalOf(payload, req.tokenKeyId!);
-        if (principal) done(null, principal);
-        else done(null, false, new ChattyError('token_invalid', undefined, undefined, BEARER));
+        if (!principal) return done(null, false, new ChattyError('token_invalid', undefined, undefined, BEARER));
+        keys.remember(req.token!, principal);
+        done(null, principal);
       },
+      keys,
     ),
   );
 
