@@ -4,60 +4,12 @@
  * with the same id, and `from` is the authenticated user whatever the payload says.
  */
 import { expect } from 'chai';
-import { client, doc } from './helpers/http.js';
-import { startServer, type TestServer } from './helpers/server.js';
-import { closeAllSockets, connect, type TestSocket } from './helpers/sockets.js';
-
-interface ChatMessage {
-  id: number;
-  channel: string;
-  from: string;
-  body: string;
-  sentAt: string;
-  clientId: string | null;
-}
+import { messages, send, type ChatMessage } from './helpers/chat.js';
+import { useWorld } from './helpers/world.js';
 
 describe('chat: group conversations (contract §5)', () => {
-  let server: TestServer;
-  let api: ReturnType<typeof client>;
-
-  beforeEach(async () => {
-    server = await startServer();
-    api = client(server.url, server.serviceToken());
-  });
-  afterEach(async () => {
-    closeAllSockets();
-    await server.close();
-  });
-
-  async function subscribe(users: string[], ...resources: [string, string][]) {
-    const res = await api.post(`/control/subscription/subscribe?method=users:${users.join(',')}`, doc(...resources));
-    expect(res.status).to.equal(200);
-  }
-
-  async function unsubscribe(users: string[], ...resources: [string, string][]) {
-    const res = await api.post(`/control/subscription/unsubscribe?method=users:${users.join(',')}`, doc(...resources));
-    expect(res.status).to.equal(200);
-  }
-
-  const open = (user: string) => connect(server.url, { token: server.token(user) });
-
-  /** A notify to `marker` by user id: once it arrives, everything emitted to these sockets before it has too. */
-  async function flush(...sockets: TestSocket[]) {
-    const users = [...new Set(sockets.map((s) => s.ready.userId))];
-    const before = sockets.map((s) => s.of('marker').length);
-    const res = await api.post(`/control/notify?method=users:${users.join(',')}`, { event: 'marker', attributes: {} });
-    expect(res.status).to.equal(202);
-    await Promise.all(sockets.map((s, i) => s.waitFor('marker', before[i]! + 1)));
-  }
-
-  const messages = (socket: TestSocket) => socket.of('chat:message').map(([m]) => m as ChatMessage);
-
-  async function send(socket: TestSocket, payload: Record<string, unknown>): Promise<ChatMessage> {
-    const ack = await socket.call('chat:send', payload);
-    expect(ack, JSON.stringify(ack)).to.include({ ok: true });
-    return ack.message as ChatMessage;
-  }
+  const world = useWorld();
+  const { open, reconnect, subscribe, unsubscribe, flush } = world;
 
   it('three users: every socket of every member sees each message once, in order, with the same id', async () => {
     await subscribe(['alice', 'bob', 'carol'], ['rooms', '1']);
@@ -173,12 +125,12 @@ describe('chat: group conversations (contract §5)', () => {
     const missed = await send(alice, { channel: 'rooms-1', body: 'missed' });
     const direct = await send(alice, { to: 'bob', body: 'missed dm' });
 
-    const back = await connect(server.url, { token: server.token('bob'), lastEventId: seen.id });
+    const back = await reconnect('bob', seen.id);
     expect(back.ready.replayed).to.equal(2);
     expect(messages(back)).to.deep.equal([missed, direct]);
     const ready = back.received.findIndex((r) => r.event === 'ready');
     expect(back.received.slice(0, ready).map((r) => r.event)).to.deep.equal(['chat:message', 'chat:message']);
-    const carolBack = await connect(server.url, { token: server.token('carol'), lastEventId: seen.id });
+    const carolBack = await reconnect('carol', seen.id);
     expect(carolBack.ready.replayed).to.equal(0);
     expect(messages(carolBack)).to.deep.equal([]);
   });
@@ -187,7 +139,7 @@ describe('chat: group conversations (contract §5)', () => {
     await subscribe(['alice'], ['rooms', '1']);
     const alice = await open('alice');
     const first = await send(alice, { channel: 'rooms-1', body: 'a' });
-    const res = await api.post('/control/notify?method=channels:rooms-1', { event: 'changed', attributes: {} });
+    const res = await world.api.post('/control/notify?method=channels:rooms-1', { event: 'changed', attributes: {} });
     expect(res.status).to.equal(202);
     const second = await send(alice, { channel: 'rooms-1', body: 'b' });
     const notificationId = Number(res.body.data.id);

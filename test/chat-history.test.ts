@@ -6,47 +6,16 @@
  * (three users, two tabs each), 20 each, sent one after another so that their order is known.
  */
 import { expect } from 'chai';
-import { client, doc } from './helpers/http.js';
-import { startServer, type TestServer } from './helpers/server.js';
-import { closeAllSockets, connect, type TestSocket } from './helpers/sockets.js';
-
-interface ChatMessage {
-  id: number;
-  channel: string;
-  from: string;
-  body: string;
-  sentAt: string;
-  clientId: string | null;
-}
+import { send, type ChatMessage } from './helpers/chat.js';
+import { closeAllSockets, type TestSocket } from './helpers/sockets.js';
+import { useWorld } from './helpers/world.js';
 
 const TOTAL = 120;
 const PER_SOCKET = 20;
 
 describe('chat: history (contract §5)', () => {
-  let server: TestServer;
-  let api: ReturnType<typeof client>;
-
-  beforeEach(async () => {
-    server = await startServer();
-    api = client(server.url, server.serviceToken());
-  });
-  afterEach(async () => {
-    closeAllSockets();
-    await server.close();
-  });
-
-  const open = (user: string) => connect(server.url, { token: server.token(user) });
-
-  async function subscribe(users: string[], ...resources: [string, string][]) {
-    const res = await api.post(`/control/subscription/subscribe?method=users:${users.join(',')}`, doc(...resources));
-    expect(res.status).to.equal(200);
-  }
-
-  async function send(socket: TestSocket, payload: Record<string, unknown>): Promise<ChatMessage> {
-    const ack = await socket.call('chat:send', payload);
-    expect(ack, JSON.stringify(ack)).to.include({ ok: true });
-    return ack.message as ChatMessage;
-  }
+  const world = useWorld();
+  const { open, subscribe } = world;
 
   async function history(socket: TestSocket, payload: Record<string, unknown>): Promise<ChatMessage[]> {
     const ack = await socket.call('chat:history', payload);
@@ -165,7 +134,7 @@ describe('chat: history (contract §5)', () => {
     expect(read.ok).to.equal(true);
     closeAllSockets();
 
-    server = await server.restart();
+    await world.restart();
     [alice, bob] = await Promise.all([open('alice'), open('bob')]);
     const groupHistory = await alice.call('chat:history', { channel: 'rooms-1' });
     expect(groupHistory.messages).to.deep.equal([group]);

@@ -4,9 +4,8 @@
  * Typing reaches the other members' sockets and none of the sender's.
  */
 import { expect } from 'chai';
-import { client, doc } from './helpers/http.js';
-import { startServer, type TestServer } from './helpers/server.js';
-import { closeAllSockets, connect, type TestSocket } from './helpers/sockets.js';
+import type { TestSocket } from './helpers/sockets.js';
+import { useWorld } from './helpers/world.js';
 
 interface Presence {
   userId: string;
@@ -14,38 +13,14 @@ interface Presence {
 }
 
 describe('chat: presence and typing (contract §5)', () => {
-  let server: TestServer;
-  let api: ReturnType<typeof client>;
-
-  beforeEach(async () => {
-    server = await startServer();
-    api = client(server.url, server.serviceToken());
-  });
-  afterEach(async () => {
-    closeAllSockets();
-    await server.close();
-  });
-
-  const open = (user: string) => connect(server.url, { token: server.token(user) });
-
-  async function subscribe(users: string[], ...resources: [string, string][]) {
-    const res = await api.post(`/control/subscription/subscribe?method=users:${users.join(',')}`, doc(...resources));
-    expect(res.status).to.equal(200);
-  }
-
-  async function flush(...sockets: TestSocket[]) {
-    const users = [...new Set(sockets.map((s) => s.ready.userId))];
-    const before = sockets.map((s) => s.of('marker').length);
-    const res = await api.post(`/control/notify?method=users:${users.join(',')}`, { event: 'marker', attributes: {} });
-    expect(res.status).to.equal(202);
-    await Promise.all(sockets.map((s, i) => s.waitFor('marker', before[i]! + 1)));
-  }
+  const world = useWorld();
+  const { open, subscribe, flush } = world;
 
   /** Polls the server's own connection count (GET /control/search/online) until `user` has `count` sockets. */
   async function connectionsReach(user: string, count: number) {
     const deadline = Date.now() + 5000;
     for (;;) {
-      const res = await api.get('/control/search/online');
+      const res = await world.api.get('/control/search/online');
       expect(res.status).to.equal(200);
       const entry = (res.body.data as { id: string; attributes: { connections: number } }[]).find((u) => u.id === user);
       if ((entry?.attributes.connections ?? 0) === count) return;

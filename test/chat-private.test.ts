@@ -4,50 +4,15 @@
  * the presence of a conversation that is not theirs.
  */
 import { expect } from 'chai';
-import { client, doc } from './helpers/http.js';
-import { startServer, type TestServer } from './helpers/server.js';
-import { closeAllSockets, connect, type TestSocket } from './helpers/sockets.js';
-
-interface ChatMessage {
-  id: number;
-  channel: string;
-  from: string;
-  body: string;
-  sentAt: string;
-  clientId: string | null;
-}
+import { messages, send, type ChatMessage } from './helpers/chat.js';
+import { doc } from './helpers/http.js';
+import { useWorld } from './helpers/world.js';
 
 describe('chat: private conversations (contract §5)', () => {
-  let server: TestServer;
-  let api: ReturnType<typeof client>;
+  const world = useWorld();
+  const { open, flush } = world;
 
-  beforeEach(async () => {
-    server = await startServer();
-    api = client(server.url, server.serviceToken());
-  });
-  afterEach(async () => {
-    closeAllSockets();
-    await server.close();
-  });
-
-  const open = (user: string) => connect(server.url, { token: server.token(user) });
-
-  async function flush(...sockets: TestSocket[]) {
-    const users = [...new Set(sockets.map((s) => s.ready.userId))];
-    const before = sockets.map((s) => s.of('marker').length);
-    const res = await api.post(`/control/notify?method=users:${users.join(',')}`, { event: 'marker', attributes: {} });
-    expect(res.status).to.equal(202);
-    await Promise.all(sockets.map((s, i) => s.waitFor('marker', before[i]! + 1)));
-  }
-
-  const messages = (socket: TestSocket) => socket.of('chat:message').map(([m]) => m as ChatMessage);
-
-  async function send(socket: TestSocket, payload: Record<string, unknown>): Promise<ChatMessage> {
-    const ack = await socket.call('chat:send', payload);
-    expect(ack, JSON.stringify(ack)).to.include({ ok: true });
-    return ack.message as ChatMessage;
-  }
-
+  /** Asserts a refused ack: `ok:false` with `code` and a non-empty message. */
   function expectError(ack: { ok: boolean; error?: { code: string; message: string } }, code: string) {
     expect(ack.ok, JSON.stringify(ack)).to.equal(false);
     expect(ack.error?.code, JSON.stringify(ack)).to.equal(code);
@@ -83,7 +48,7 @@ describe('chat: private conversations (contract §5)', () => {
   });
 
   it('keeps a third user out: cannot send to, read, mark read, type in or query presence of it', async () => {
-    await api.post('/control/subscription/subscribe?method=users:alice,bob,carol', doc(['rooms', '1']));
+    await world.api.post('/control/subscription/subscribe?method=users:alice,bob,carol', doc(['rooms', '1']));
     const [alice, bob, carol] = await Promise.all([open('alice'), open('bob'), open('carol')]);
     const secret = await send(alice, { to: 'bob', body: 'just between us' });
 
@@ -113,8 +78,8 @@ describe('chat: private conversations (contract §5)', () => {
   });
 
   it('gives a third user no presence of the participants when they share no channel', async () => {
-    await api.post('/control/subscription/subscribe?method=users:alice,bob', doc(['teams', '1']));
-    await api.post('/control/subscription/subscribe?method=users:carol', doc(['teams', '2']));
+    await world.api.post('/control/subscription/subscribe?method=users:alice,bob', doc(['teams', '1']));
+    await world.api.post('/control/subscription/subscribe?method=users:carol', doc(['teams', '2']));
     const [bob, carol] = await Promise.all([open('bob'), open('carol')]);
     const alice = await open('alice');
     await send(alice, { to: 'bob', body: 'hello' });

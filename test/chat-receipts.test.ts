@@ -4,61 +4,15 @@
  * to zero after reading.
  */
 import { expect } from 'chai';
-import { client, doc } from './helpers/http.js';
-import { startServer, type TestServer } from './helpers/server.js';
-import { closeAllSockets, connect, type TestSocket } from './helpers/sockets.js';
-
-interface ChatMessage {
-  id: number;
-  channel: string;
-  from: string;
-  body: string;
-  sentAt: string;
-  clientId: string | null;
-}
-
-interface Receipt {
-  channel: string;
-  userId: string;
-  messageId: number;
-  readAt: string;
-}
+import { send, type Receipt } from './helpers/chat.js';
+import type { TestSocket } from './helpers/sockets.js';
+import { useWorld } from './helpers/world.js';
 
 describe('chat: read receipts and unread counts (contract §5)', () => {
-  let server: TestServer;
-  let api: ReturnType<typeof client>;
-
-  beforeEach(async () => {
-    server = await startServer();
-    api = client(server.url, server.serviceToken());
-  });
-  afterEach(async () => {
-    closeAllSockets();
-    await server.close();
-  });
-
-  const open = (user: string) => connect(server.url, { token: server.token(user) });
-
-  async function subscribe(users: string[], ...resources: [string, string][]) {
-    const res = await api.post(`/control/subscription/subscribe?method=users:${users.join(',')}`, doc(...resources));
-    expect(res.status).to.equal(200);
-  }
-
-  async function flush(...sockets: TestSocket[]) {
-    const users = [...new Set(sockets.map((s) => s.ready.userId))];
-    const before = sockets.map((s) => s.of('marker').length);
-    const res = await api.post(`/control/notify?method=users:${users.join(',')}`, { event: 'marker', attributes: {} });
-    expect(res.status).to.equal(202);
-    await Promise.all(sockets.map((s, i) => s.waitFor('marker', before[i]! + 1)));
-  }
+  const world = useWorld();
+  const { open, subscribe, flush } = world;
 
   const receipts = (socket: TestSocket) => socket.of('chat:receipt').map(([r]) => r as Receipt);
-
-  async function send(socket: TestSocket, payload: Record<string, unknown>): Promise<ChatMessage> {
-    const ack = await socket.call('chat:send', payload);
-    expect(ack, JSON.stringify(ack)).to.include({ ok: true });
-    return ack.message as ChatMessage;
-  }
 
   async function read(socket: TestSocket, payload: Record<string, unknown>): Promise<boolean> {
     const ack = await socket.call('chat:read', payload);
@@ -172,7 +126,7 @@ describe('chat: read receipts and unread counts (contract §5)', () => {
     const group = await send(alice, { channel: 'rooms-1', body: 'group' });
     const elsewhere = await send(alice, { channel: 'rooms-2', body: 'not for bob' });
     const toCarol = await send(alice, { to: 'carol', body: 'not for bob either' });
-    const res = await api.post('/control/notify?method=users:bob', { event: 'changed', attributes: {} });
+    const res = await world.api.post('/control/notify?method=users:bob', { event: 'changed', attributes: {} });
     const notificationId = Number(res.body.data.id);
 
     for (const [payload, code] of [

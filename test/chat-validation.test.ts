@@ -5,53 +5,26 @@
  * without disconnecting; and the server stays up throughout.
  */
 import { expect } from 'chai';
-import { client, doc } from './helpers/http.js';
-import { startServer, type TestServer } from './helpers/server.js';
-import { closeAllSockets, connect, type TestSocket } from './helpers/sockets.js';
-
-interface ChatMessage {
-  id: number;
-  channel: string;
-  from: string;
-  body: string;
-}
+import { send, type ChatMessage } from './helpers/chat.js';
+import type { TestSocket } from './helpers/sockets.js';
+import { useWorld } from './helpers/world.js';
 
 type Case = [event: string, payload: unknown, code: string];
 
 describe('chat: validation and flood control (contract §5)', () => {
-  let server: TestServer;
-  let api: ReturnType<typeof client>;
+  const world = useWorld();
+  const { open, subscribe, flush } = world;
 
   beforeEach(async () => {
-    server = await startServer();
-    api = client(server.url, server.serviceToken());
-    const res = await api.post('/control/subscription/subscribe?method=users:alice,bob', doc(['rooms', '1']));
-    expect(res.status).to.equal(200);
-    const other = await api.post('/control/subscription/subscribe?method=users:carol', doc(['rooms', '2']));
-    expect(other.status).to.equal(200);
+    await subscribe(['alice', 'bob'], ['rooms', '1']);
+    await subscribe(['carol'], ['rooms', '2']);
   });
-  afterEach(async () => {
-    closeAllSockets();
-    await server.close();
-  });
-
-  const open = (user: string) => connect(server.url, { token: server.token(user) });
-
-  async function flush(...sockets: TestSocket[]) {
-    const users = [...new Set(sockets.map((s) => s.ready.userId))];
-    const before = sockets.map((s) => s.of('marker').length);
-    const res = await api.post(`/control/notify?method=users:${users.join(',')}`, { event: 'marker', attributes: {} });
-    expect(res.status).to.equal(202);
-    await Promise.all(sockets.map((s, i) => s.waitFor('marker', before[i]! + 1)));
-  }
 
   async function expectUp(socket: TestSocket) {
-    const health = await api.get('/healthz');
+    const health = await world.api.get('/healthz');
     expect(health.status).to.equal(200);
     expect(socket.socket.connected).to.equal(true);
-    const ack = await socket.call('chat:send', { channel: 'rooms-1', body: 'still working' });
-    expect(ack, JSON.stringify(ack)).to.include({ ok: true });
-    return ack.message as ChatMessage;
+    return send(socket, { channel: 'rooms-1', body: 'still working' });
   }
 
   /** Runs each case and returns the ones whose ack was not `ok:false` with the expected code. */
@@ -257,7 +230,7 @@ describe('chat: validation and flood control (contract §5)', () => {
     }
     expect(again.ok).to.equal(true);
     expect(disconnected).to.equal(false);
-    expect((await api.get('/healthz')).status).to.equal(200);
+    expect((await world.api.get('/healthz')).status).to.equal(200);
   });
 
   it('flood control: chat:typing beyond its burst is rate_limited without a disconnect', async () => {

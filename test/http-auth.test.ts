@@ -5,25 +5,12 @@ import { expect } from 'chai';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../src/logger.js';
 import { createChatty } from '../src/server.js';
-import { client, request, type ApiResponse } from './helpers/http.js';
-import { startServer, tempDbPath, type TestServer } from './helpers/server.js';
-import { closeAllSockets, connect, type TestSocket } from './helpers/sockets.js';
+import { client, expectJsonApiError as expectError, request, type ApiResponse } from './helpers/http.js';
+import { tempDbPath, type TestServer } from './helpers/server.js';
+import { connect, type TestSocket } from './helpers/sockets.js';
+import { useWorld } from './helpers/world.js';
 
 const PASSWORD = 'correct horse battery';
-
-/** Asserts a JSON:API error document with one error of `code`, as the contract's §2 shapes it. */
-function expectError(res: ApiResponse, status: number, code: string, source?: Record<string, string>) {
-  expect(res.status, JSON.stringify(res.body)).to.equal(status);
-  expect(res.headers.get('content-type')).to.match(/^application\/vnd\.api\+json/);
-  expect(res.body.errors).to.be.an('array').with.length(1);
-  const [error] = res.body.errors;
-  expect(error.status).to.equal(String(status));
-  expect(error.code).to.equal(code);
-  expect(error.title).to.be.a('string').and.not.be.empty;
-  expect(error.detail).to.be.a('string').and.not.be.empty;
-  if (source) expect(error.source).to.deep.equal(source);
-  return error;
-}
 
 function setCookie(res: ApiResponse): string {
   const cookies = res.headers.getSetCookie().filter((c) => c.startsWith('jwt='));
@@ -52,21 +39,11 @@ async function until(check: () => Promise<boolean>, timeoutMs = 5000): Promise<v
 const newSecret = () => crypto.randomBytes(32).toString('hex');
 
 describe('HTTP /auth (contract §3)', () => {
-  let server: TestServer;
-  let api: ReturnType<typeof client>;
-
-  beforeEach(async () => {
-    server = await startServer();
-    api = client(server.url);
-  });
-  afterEach(async () => {
-    closeAllSockets();
-    await server.close();
-  });
+  const world = useWorld({ anonymous: true });
 
   describe('POST /auth/register', () => {
     it('creates a user account: 201 users resource without any password material, then 409 for the same name', async () => {
-      const res = await api.post('/auth/register', { username: 'alice', password: PASSWORD });
+      const res = await world.api.post('/auth/register', { username: 'alice', password: PASSWORD });
       expect(res.status).to.equal(201);
       expect(res.headers.get('content-type')).to.match(/^application\/vnd\.api\+json/);
       expect(res.body.data).to.include({ type: 'users', id: 'alice' });
@@ -76,10 +53,10 @@ describe('HTTP /auth (contract §3)', () => {
       expect(text).to.not.include(PASSWORD);
       expect(text).to.not.match(/\$2[aby]\$/);
 
-      const again = await api.post('/auth/register', { username: 'alice', password: 'another password' });
+      const again = await world.api.post('/auth/register', { username: 'alice', password: 'another password' });
       expectError(again, 409, 'username_taken', { pointer: '/username' });
       // the first password still works: the failed request changed nothing
-      const login = await api.post('/auth/login', { username: 'alice', password: PASSWORD });
+      const login = await world.api.post('/auth/login', { username: 'alice', password: PASSWORD });
       expect(login.status).to.equal(200);
     });
 
@@ -99,32 +76,30 @@ describe('HTTP /auth (contract §3)', () => {
     ];
     for (const [label, body, pointer] of invalid) {
       it(`rejects ${label} with 422 validation_failed at ${pointer}`, async () => {
-        expectError(await api.post('/auth/register', body), 422, 'validation_failed', { pointer });
+        expectError(await world.api.post('/auth/register', body), 422, 'validation_failed', { pointer });
       });
     }
 
     it('rejects a body that is not an object with a 4xx', async () => {
       for (const body of [[], 'alice', 42, null]) {
-        const res = await api.post('/auth/register', body);
+        const res = await world.api.post('/auth/register', body);
         expect(res.status, JSON.stringify(body)).to.be.within(400, 422);
         expect(res.body.errors[0].code).to.be.oneOf(['invalid_body', 'validation_failed']);
       }
     });
 
     it('is 403 registration_closed when REGISTRATION=closed, and creates nothing', async () => {
-      await server.close();
-      server = await startServer({ env: { REGISTRATION: 'closed' } });
-      api = client(server.url);
-      expectError(await api.post('/auth/register', { username: 'alice', password: PASSWORD }), 403, 'registration_closed');
-      expectError(await api.post('/auth/login', { username: 'alice', password: PASSWORD }), 401, 'invalid_credentials');
+      await world.start({ env: { REGISTRATION: 'closed' } });
+      expectError(await world.api.post('/auth/register', { username: 'alice', password: PASSWORD }), 403, 'registration_closed');
+      expectError(await world.api.post('/auth/login', { username: 'alice', password: PASSWORD }), 401, 'invalid_credentials');
     });
   });
 
   describe('POST /auth/login, /auth/logout', () => {
     it('returns a token and sets an HttpOnly, SameSite=Lax jwt cookie; the token works as Bearer and as cookie', async () => {
-      expect((await api.post('/auth/register', { username: 'alice', password: PASSWORD })).status).to.equal(201);
+      expect((await world.api.post('/auth/register', { username: 'alice', password: PASSWORD })).status).to.equal(201);
       const before = Date.now();
-      const res = await api.post('/auth/login', { username: 'alice', password: PASSWORD });
+      const res = await world.api.post('/auth/login', { username: 'alice', password: PASSWORD });
       expect(res.status).to.equal(200);
       expect(res.headers.get('content-type')).to.match(/^application\/vnd\.api\+json/);
       expect(res.body.data.type).to.equal('tokens');
@@ -142,26 +117,26 @@ describe('HTTP /auth (contract §3)', () => {
       expect(cookie, 'no Secure outside production by default').to.not.match(/;\s*Secure/i);
       expect(JSON.stringify(res.body)).to.not.include(PASSWORD);
 
-      const bearer = await client(server.url, token).get('/auth/test-jwt');
+      const bearer = await client(world.server.url, token).get('/auth/test-jwt');
       expect(bearer.status).to.equal(200);
       expect(bearer.body.meta).to.include({ sub: 'alice', role: 'user' });
       expect(bearer.body.meta.exp).to.equal(Math.floor(Date.parse(expiresAt) / 1000));
 
-      const viaCookie = await api.get('/auth/test-jwt', undefined, { headers: { cookie: `jwt=${token}` } });
+      const viaCookie = await world.api.get('/auth/test-jwt', undefined, { headers: { cookie: `jwt=${token}` } });
       expect(viaCookie.status).to.equal(200);
       expect(viaCookie.body.meta.sub).to.equal('alice');
 
-      const socket = await connect(server.url, { token });
+      const socket = await connect(world.server.url, { token });
       expect(socket.ready.userId).to.equal('alice');
 
       // a user token is not a control token
-      expectError(await client(server.url, token).get('/control/search/online'), 403, 'forbidden');
+      expectError(await client(world.server.url, token).get('/control/search/online'), 403, 'forbidden');
     });
 
     it('answers 401 invalid_credentials with one message for an unknown user and a wrong password', async () => {
-      expect((await api.post('/auth/register', { username: 'alice', password: PASSWORD })).status).to.equal(201);
-      const unknown = await api.post('/auth/login', { username: 'nobody', password: PASSWORD });
-      const wrong = await api.post('/auth/login', { username: 'alice', password: 'wrong password' });
+      expect((await world.api.post('/auth/register', { username: 'alice', password: PASSWORD })).status).to.equal(201);
+      const unknown = await world.api.post('/auth/login', { username: 'nobody', password: PASSWORD });
+      const wrong = await world.api.post('/auth/login', { username: 'alice', password: 'wrong password' });
       expectError(unknown, 401, 'invalid_credentials');
       expectError(wrong, 401, 'invalid_credentials');
       expect(unknown.body).to.deep.equal(wrong.body);
@@ -170,34 +145,31 @@ describe('HTTP /auth (contract §3)', () => {
     });
 
     it('rejects non-string credentials with 422 before checking anything', async () => {
-      expectError(await api.post('/auth/login', { username: ['alice'], password: PASSWORD }), 422, 'validation_failed', { pointer: '/username' });
-      expectError(await api.post('/auth/login', { username: 'alice', password: { $gt: '' } }), 422, 'validation_failed', { pointer: '/password' });
+      expectError(await world.api.post('/auth/login', { username: ['alice'], password: PASSWORD }), 422, 'validation_failed', { pointer: '/username' });
+      expectError(await world.api.post('/auth/login', { username: 'alice', password: { $gt: '' } }), 422, 'validation_failed', { pointer: '/password' });
     });
 
     it('rate limits repeated failures with 429 rate_limited and Retry-After, even for the right password', async () => {
-      await server.close();
-      server = await startServer({ env: { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: PASSWORD } });
-      api = client(server.url);
+      await world.start({ env: { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: PASSWORD } });
       const statuses: number[] = [];
-      for (let i = 0; i < 10; i++) statuses.push((await api.post('/auth/login', { username: 'root', password: `wrong-${i}-password` })).status);
+      for (let i = 0; i < 10; i++) statuses.push((await world.api.post('/auth/login', { username: 'root', password: `wrong-${i}-password` })).status);
       expect(statuses).to.deep.equal(Array(10).fill(401));
-      const limited = await api.post('/auth/login', { username: 'root', password: 'wrong-again-password' });
+      const limited = await world.api.post('/auth/login', { username: 'root', password: 'wrong-again-password' });
       const error = expectError(limited, 429, 'rate_limited');
       expect(Number(limited.headers.get('retry-after'))).to.be.above(0);
       expect(error.detail).to.not.include('wrong-again-password');
-      expectError(await api.post('/auth/login', { username: 'root', password: PASSWORD }), 429, 'rate_limited');
+      expectError(await world.api.post('/auth/login', { username: 'root', password: PASSWORD }), 429, 'rate_limited');
     });
 
     it('sets the cookie Secure when SECURE_COOKIES=true', async () => {
-      await server.close();
-      server = await startServer({ env: { SECURE_COOKIES: 'true', ADMIN_USERNAME: 'root', ADMIN_PASSWORD: PASSWORD } });
-      const res = await client(server.url).post('/auth/login', { username: 'root', password: PASSWORD });
+      await world.start({ env: { SECURE_COOKIES: 'true', ADMIN_USERNAME: 'root', ADMIN_PASSWORD: PASSWORD } });
+      const res = await client(world.server.url).post('/auth/login', { username: 'root', password: PASSWORD });
       expect(res.status).to.equal(200);
       expect(setCookie(res)).to.match(/;\s*Secure/i);
     });
 
     it('logout clears the jwt cookie', async () => {
-      const res = await api.post('/auth/logout', undefined, { headers: { cookie: `jwt=${server.token('alice')}` } });
+      const res = await world.api.post('/auth/logout', undefined, { headers: { cookie: `jwt=${world.server.token('alice')}` } });
       expect(res.status).to.be.within(200, 204);
       const cookie = setCookie(res);
       expect(cookie.split(';')[0]).to.equal('jwt=');
@@ -209,18 +181,18 @@ describe('HTTP /auth (contract §3)', () => {
   describe('GET /auth/test-jwt', () => {
     it('returns meta {sub, role, exp} for any valid token', async () => {
       const exp = Math.floor(Date.now() / 1000) + 600;
-      const res = await client(server.url, server.token('carol', { claims: { exp } })).get('/auth/test-jwt');
+      const res = await client(world.server.url, world.server.token('carol', { claims: { exp } })).get('/auth/test-jwt');
       expect(res.status).to.equal(200);
       expect(res.headers.get('content-type')).to.match(/^application\/vnd\.api\+json/);
       expect(res.body).to.deep.equal({ meta: { sub: 'carol', role: 'user', exp } });
-      const service = await client(server.url, server.serviceToken()).get('/auth/test-jwt');
+      const service = await client(world.server.url, world.server.serviceToken()).get('/auth/test-jwt');
       expect(service.body.meta).to.include({ sub: 'app-server', role: 'service' });
-      const admin = await client(server.url, server.adminToken()).get('/auth/test-jwt');
+      const admin = await client(world.server.url, world.server.adminToken()).get('/auth/test-jwt');
       expect(admin.body.meta).to.include({ sub: 'operator', role: 'admin' });
     });
 
     it('accepts the jwt cookie', async () => {
-      const res = await api.get('/auth/test-jwt', undefined, { headers: { cookie: `other=1; jwt=${server.token('dave', { role: 'service' })}` } });
+      const res = await world.api.get('/auth/test-jwt', undefined, { headers: { cookie: `other=1; jwt=${world.server.token('dave', { role: 'service' })}` } });
       expect(res.status).to.equal(200);
       expect(res.body.meta).to.include({ sub: 'dave', role: 'service' });
     });
@@ -238,7 +210,7 @@ describe('HTTP /auth (contract §3)', () => {
     ];
     for (const [label, headers, code] of failures) {
       it(`is 401 ${code} with WWW-Authenticate: Bearer for ${label}`, async () => {
-        const res = await api.get('/auth/test-jwt', undefined, { headers: headers(server) });
+        const res = await world.api.get('/auth/test-jwt', undefined, { headers: headers(world.server) });
         expectError(res, 401, code);
         expect(res.headers.get('www-authenticate')).to.match(/^Bearer\b/);
       });
@@ -248,12 +220,12 @@ describe('HTTP /auth (contract §3)', () => {
   describe('PUT /auth/update-jwt-secret', () => {
     it('is admin only: 401 without a token, 403 forbidden for user and service tokens; nothing rotates', async () => {
       const secret = newSecret();
-      expectError(await api.put('/auth/update-jwt-secret', { secret }), 401, 'token_missing');
-      expectError(await client(server.url, server.token('alice')).put('/auth/update-jwt-secret', { secret }), 403, 'forbidden');
-      expectError(await client(server.url, server.serviceToken()).put('/auth/update-jwt-secret', { secret }), 403, 'forbidden');
+      expectError(await world.api.put('/auth/update-jwt-secret', { secret }), 401, 'token_missing');
+      expectError(await client(world.server.url, world.server.token('alice')).put('/auth/update-jwt-secret', { secret }), 403, 'forbidden');
+      expectError(await client(world.server.url, world.server.serviceToken()).put('/auth/update-jwt-secret', { secret }), 403, 'forbidden');
       // the old secret still signs valid tokens, the new one does not
-      expect((await client(server.url, server.token('alice')).get('/auth/test-jwt')).status).to.equal(200);
-      expect((await client(server.url, server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(401);
+      expect((await client(world.server.url, world.server.token('alice')).get('/auth/test-jwt')).status).to.equal(200);
+      expect((await client(world.server.url, world.server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(401);
     });
 
     const invalid: [label: string, body: unknown, status: number, code: string, pointer?: string][] = [
@@ -268,7 +240,7 @@ describe('HTTP /auth (contract §3)', () => {
     ];
     for (const [label, body, status, code, pointer] of invalid) {
       it(`rejects ${label} with ${status} ${code} and changes nothing`, async () => {
-        const admin = client(server.url, server.adminToken());
+        const admin = client(world.server.url, world.server.adminToken());
         const res = await admin.put('/auth/update-jwt-secret', body);
         expectError(res, status, code, pointer ? { pointer } : undefined);
         expect(JSON.stringify(res.body)).to.not.include('s'.repeat(31));
@@ -277,77 +249,77 @@ describe('HTTP /auth (contract §3)', () => {
     }
 
     it('rejects the secret already in use with 422', async () => {
-      const res = await client(server.url, server.adminToken()).put('/auth/update-jwt-secret', { secret: server.secret });
+      const res = await client(world.server.url, world.server.adminToken()).put('/auth/update-jwt-secret', { secret: world.server.secret });
       expectError(res, 422, 'validation_failed', { pointer: '/secret' });
-      expect(JSON.stringify(res.body)).to.not.include(server.secret);
+      expect(JSON.stringify(res.body)).to.not.include(world.server.secret);
     });
 
     it('with grace 0: old tokens get 401 on HTTP at once and their sockets are disconnected; new-secret tokens work', async () => {
-      const oldUser = server.token('alice');
-      const oldService = server.serviceToken();
-      const [aliceSocket, bobSocket] = await Promise.all([connect(server.url, { token: oldUser }), connect(server.url, { token: server.token('bob') })]);
+      const oldUser = world.server.token('alice');
+      const oldService = world.server.serviceToken();
+      const [aliceSocket, bobSocket] = await Promise.all([connect(world.server.url, { token: oldUser }), world.open('bob')]);
       const gone = Promise.all([disconnected(aliceSocket), disconnected(bobSocket)]);
 
       const secret = newSecret();
-      const res = await client(server.url, server.adminToken()).put('/auth/update-jwt-secret', { secret, graceSeconds: 0 });
+      const res = await client(world.server.url, world.server.adminToken()).put('/auth/update-jwt-secret', { secret, graceSeconds: 0 });
       expect(res.status).to.equal(200);
       expect(res.body.data.type).to.equal('keys');
       expect(res.body.data.id).to.be.a('string');
       expect(JSON.stringify(res.body)).to.not.include(secret);
-      expect(JSON.stringify(res.body)).to.not.include(server.secret);
+      expect(JSON.stringify(res.body)).to.not.include(world.server.secret);
 
-      expectError(await client(server.url, oldUser).get('/auth/test-jwt'), 401, 'token_invalid');
-      expectError(await client(server.url, oldService).get('/control/search/online'), 401, 'token_invalid');
-      expectError(await client(server.url, server.adminToken()).put('/auth/update-jwt-secret', { secret: newSecret() }), 401, 'token_invalid');
+      expectError(await client(world.server.url, oldUser).get('/auth/test-jwt'), 401, 'token_invalid');
+      expectError(await client(world.server.url, oldService).get('/control/search/online'), 401, 'token_invalid');
+      expectError(await client(world.server.url, world.server.adminToken()).put('/auth/update-jwt-secret', { secret: newSecret() }), 401, 'token_invalid');
 
       const reasons = await gone;
       expect(reasons).to.deep.equal(['io server disconnect', 'io server disconnect']);
       expect(aliceSocket.of('auth:expired')).to.have.length(1);
 
       // an old token can no longer open a socket; a new one can
-      const refused = await connect(server.url, { token: oldUser }).then(
+      const refused = await connect(world.server.url, { token: oldUser }).then(
         () => undefined,
         (error: { data?: { code?: string } }) => error,
       );
       expect(refused?.data?.code).to.equal('token_invalid');
-      const fresh = await connect(server.url, { token: server.token('alice', { secret }) });
+      const fresh = await connect(world.server.url, { token: world.server.token('alice', { secret }) });
       expect(fresh.ready.userId).to.equal('alice');
-      const service = client(server.url, server.token('app', { role: 'service', secret }));
+      const service = client(world.server.url, world.server.token('app', { role: 'service', secret }));
       expect((await service.get('/control/search/online')).status).to.equal(200);
     });
 
     it('with graceSeconds: 2 old tokens work until the grace ends, then get 401 and their sockets drop', async () => {
-      const oldUser = server.token('alice');
-      const aliceSocket = await connect(server.url, { token: oldUser });
+      const oldUser = world.server.token('alice');
+      const aliceSocket = await connect(world.server.url, { token: oldUser });
       const gone = disconnected(aliceSocket);
       const secret = newSecret();
       const rotatedAt = Date.now();
-      const res = await client(server.url, server.adminToken()).put('/auth/update-jwt-secret', { secret, graceSeconds: 2 });
+      const res = await client(world.server.url, world.server.adminToken()).put('/auth/update-jwt-secret', { secret, graceSeconds: 2 });
       expect(res.status).to.equal(200);
       expect(Date.parse(res.body.data.attributes.previousKeysExpireAt) - rotatedAt).to.be.within(1_000, 3_000);
 
       // during the grace both old and new tokens work
-      expect((await client(server.url, oldUser).get('/auth/test-jwt')).status).to.equal(200);
-      expect((await client(server.url, server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(200);
+      expect((await client(world.server.url, oldUser).get('/auth/test-jwt')).status).to.equal(200);
+      expect((await client(world.server.url, world.server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(200);
       expect(aliceSocket.socket.connected).to.equal(true);
-      const during = await connect(server.url, { token: oldUser });
+      const during = await connect(world.server.url, { token: oldUser });
       const duringGone = disconnected(during);
 
-      await until(async () => (await client(server.url, oldUser).get('/auth/test-jwt')).status === 401, 5000);
+      await until(async () => (await client(world.server.url, oldUser).get('/auth/test-jwt')).status === 401, 5000);
       expect(Date.now() - rotatedAt, 'the old token stopped working too early').to.be.at.least(1_500);
       await Promise.all([gone, duringGone]);
-      expect((await client(server.url, server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(200);
+      expect((await client(world.server.url, world.server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(200);
     });
 
     it('persists the new secret across a restart: new-secret tokens work, old-secret tokens fail', async () => {
       const secret = newSecret();
-      expect((await client(server.url, server.adminToken()).put('/auth/update-jwt-secret', { secret })).status).to.equal(200);
-      const oldSecretToken = server.token('alice');
-      server = await server.restart(); // JWT_SECRET still names the old secret: it must not come back
-      expect((await client(server.url, server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(200);
-      expectError(await client(server.url, oldSecretToken).get('/auth/test-jwt'), 401, 'token_invalid');
-      expectError(await client(server.url, server.token('bob')).get('/auth/test-jwt'), 401, 'token_invalid');
-      const refused = await connect(server.url, { token: oldSecretToken }).then(
+      expect((await client(world.server.url, world.server.adminToken()).put('/auth/update-jwt-secret', { secret })).status).to.equal(200);
+      const oldSecretToken = world.server.token('alice');
+      await world.restart(); // JWT_SECRET still names the old secret: it must not come back
+      expect((await client(world.server.url, world.server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(200);
+      expectError(await client(world.server.url, oldSecretToken).get('/auth/test-jwt'), 401, 'token_invalid');
+      expectError(await client(world.server.url, world.server.token('bob')).get('/auth/test-jwt'), 401, 'token_invalid');
+      const refused = await connect(world.server.url, { token: oldSecretToken }).then(
         () => undefined,
         (error: { data?: { code?: string } }) => error,
       );
@@ -356,33 +328,30 @@ describe('HTTP /auth (contract §3)', () => {
 
     it('persists a running grace across a restart', async () => {
       const secret = newSecret();
-      expect((await client(server.url, server.adminToken()).put('/auth/update-jwt-secret', { secret, graceSeconds: 3600 })).status).to.equal(200);
-      server = await server.restart();
-      expect((await client(server.url, server.token('alice')).get('/auth/test-jwt')).status).to.equal(200);
-      expect((await client(server.url, server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(200);
+      expect((await client(world.server.url, world.server.adminToken()).put('/auth/update-jwt-secret', { secret, graceSeconds: 3600 })).status).to.equal(200);
+      await world.restart();
+      expect((await client(world.server.url, world.server.token('alice')).get('/auth/test-jwt')).status).to.equal(200);
+      expect((await client(world.server.url, world.server.token('alice', { secret })).get('/auth/test-jwt')).status).to.equal(200);
     });
   });
 
   describe('start-up', () => {
     it('creates the bootstrap admin from ADMIN_USERNAME/ADMIN_PASSWORD, who logs in with role admin and can rotate', async () => {
-      await server.close();
-      server = await startServer({ env: { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: PASSWORD } });
-      const login = await client(server.url).post('/auth/login', { username: 'root', password: PASSWORD });
+      await world.start({ env: { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: PASSWORD } });
+      const login = await client(world.server.url).post('/auth/login', { username: 'root', password: PASSWORD });
       expect(login.status).to.equal(200);
-      const admin = client(server.url, login.body.data.attributes.token);
+      const admin = client(world.server.url, login.body.data.attributes.token);
       expect((await admin.get('/auth/test-jwt')).body.meta).to.include({ sub: 'root', role: 'admin' });
       expect((await admin.get('/control/search/online')).status).to.equal(200);
       expect((await admin.put('/auth/update-jwt-secret', { secret: newSecret(), graceSeconds: 60 })).status).to.equal(200);
     });
 
     it('updates the bootstrap admin password on the next start', async () => {
-      await server.close();
       const dbPath = tempDbPath();
-      server = await startServer({ dbPath, env: { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: PASSWORD } });
-      await server.close();
-      server = await startServer({ dbPath, env: { JWT_SECRET: server.secret, ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'a brand new password' } });
-      expectError(await client(server.url).post('/auth/login', { username: 'root', password: PASSWORD }), 401, 'invalid_credentials');
-      const login = await client(server.url).post('/auth/login', { username: 'root', password: 'a brand new password' });
+      await world.start({ dbPath, env: { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: PASSWORD } });
+      await world.start({ dbPath, env: { JWT_SECRET: world.server.secret, ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'a brand new password' } });
+      expectError(await client(world.server.url).post('/auth/login', { username: 'root', password: PASSWORD }), 401, 'invalid_credentials');
+      const login = await client(world.server.url).post('/auth/login', { username: 'root', password: 'a brand new password' });
       expect(login.status).to.equal(200);
     });
 
@@ -403,9 +372,9 @@ describe('HTTP /auth (contract §3)', () => {
     });
 
     it('starts in production without JWT_SECRET when the key ring already exists', async () => {
-      const dbPath = server.dbPath;
-      const token = server.token('alice');
-      await server.close();
+      const dbPath = world.server.dbPath;
+      const token = world.server.token('alice');
+      await world.stop();
       const config = loadConfig({ NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: `sqlite:${dbPath}` });
       const chatty = await createChatty(config);
       try {
@@ -415,7 +384,6 @@ describe('HTTP /auth (contract §3)', () => {
       } finally {
         await chatty.close();
       }
-      server = await startServer({ dbPath, env: { JWT_SECRET: server.secret } }); // for afterEach
     });
 
     it('never writes a password, secret or token to the log, even at trace level', async () => {

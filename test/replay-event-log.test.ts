@@ -8,9 +8,9 @@
  * the same emits (names, payloads, meta, copies) in the same order.
  */
 import { expect } from 'chai';
-import { client, doc } from './helpers/http.js';
-import { startServer, type TestServer } from './helpers/server.js';
-import { closeAllSockets, connect, type Received, type TestSocket } from './helpers/sockets.js';
+import { doc } from './helpers/http.js';
+import type { Received, TestSocket } from './helpers/sockets.js';
+import { useWorld } from './helpers/world.js';
 
 /** One emit of a logged event as a socket received it. */
 interface Copy {
@@ -50,28 +50,10 @@ function expectOrderedWithoutDuplicates(list: Copy[], label: string) {
 }
 
 describe('event log and replay (contract §6)', () => {
-  let server: TestServer;
-  let api: ReturnType<typeof client>;
-
-  async function start(env?: Record<string, string>) {
-    server = await startServer({ env });
-    api = client(server.url, server.serviceToken());
-  }
-  afterEach(async () => {
-    closeAllSockets();
-    await server.close();
-  });
-
-  async function subscribe(method: string, document: unknown) {
-    const res = await api.post(`/control/subscription/subscribe?method=${method}`, document);
-    expect(res.status, JSON.stringify(res.body)).to.equal(200);
-  }
-
-  async function notify(method: string, event: string, attributes: Record<string, unknown> = {}, headers?: Record<string, string>) {
-    const res = await api.post(`/control/notify?method=${method}`, { event, attributes }, { headers });
-    expect(res.status, JSON.stringify(res.body)).to.equal(202);
-    return Number(res.body.data.id);
-  }
+  const world = useWorld({ manual: true });
+  const { open, reconnect, notify, flush } = world;
+  const start = (env?: Record<string, string>) => world.start({ env });
+  const subscribe = (method: string, document: unknown) => world.subscription('subscribe', method, document);
 
   async function chat(sender: TestSocket, payload: Record<string, unknown>) {
     const ack = await sender.call('chat:send', payload);
@@ -80,18 +62,9 @@ describe('event log and replay (contract §6)', () => {
     return ack.message.id as number;
   }
 
-  /** A users-mode `marker` to every socket's user: once it arrives, all earlier events have. */
-  async function flush(...sockets: TestSocket[]) {
-    const users = [...new Set(sockets.map((s) => s.ready.userId))];
-    const before = sockets.map((s) => s.of('marker').length);
-    const id = await notify(`users:${users.join(',')}`, 'marker');
-    await Promise.all(sockets.map((s, i) => s.waitFor('marker', before[i]! + 1)));
-    return id;
-  }
-
   /** Connects and disconnects once: the last event id the user had seen. */
   async function lastSeen(userId: string): Promise<number> {
-    const s = await connect(server.url, { token: server.token(userId) });
+    const s = await open(userId);
     s.close();
     return s.ready.lastEventId;
   }
@@ -100,8 +73,8 @@ describe('event log and replay (contract §6)', () => {
     await start();
     await subscribe('users:alice', doc(['posts', '1'], ['posts', '2'], ['room', '1']));
     await subscribe('users:bob,carol', doc(['room', '1'], ['room', '2']));
-    const witness = await connect(server.url, { token: server.token('alice') });
-    const [bob, carol] = await Promise.all([connect(server.url, { token: server.token('bob') }), connect(server.url, { token: server.token('carol') })]);
+    const witness = await open('alice');
+    const [bob, carol] = await Promise.all([open('bob'), open('carol')]);
     const L0 = await lastSeen('alice');
 
     // 50 events for alice, with noise she must not get between them
@@ -151,7 +124,7 @@ describe('event log and replay (contract §6)', () => {
     const lastMissed = expected.at(-1)!.id;
     await flush(witness);
 
-    const alice = await connect(server.url, { token: server.token('alice'), lastEventId: L0 });
+    const alice = await reconnect('alice', L0);
     const replayed = copies(alice, 'beforeReady');
     expect(replayed.map(key)).to.deep.equal([...expected.map(key), ...copies(witness).filter((c) => c.event === 'marker').map(key)]);
     expect(alice.ready.replayed).to.equal(replayed.length);
@@ -182,7 +155,7 @@ describe('event log and replay (contract §6)', () => {
   it('replays the same emits as live delivery whatever the form of the target', async () => {
     await start();
     await subscribe('users:alice', doc(['posts', '1'], ['posts', '2'], ['posts', '3']));
-    const witness = await connect(server.url, { token: server.token('alice') });
+    const witness = await open('alice');
     const L0 = await lastSeen('alice');
     const targets = [
       'channels:[posts-3, posts-1]&add=origin,date-time',
@@ -195,7 +168,7 @@ describe('event log and replay (contract §6)', () => {
     ];
     for (const [i, target] of targets.entries()) await notify(target, `form-${i}`, { i, nested: { list: [1, 'two', null] } });
     await flush(witness);
-    const alice = await connect(server.url, { token: server.token('alice'), lastEventId: L0 });
+    const alice = await reconnect('alice', L0);
     const live = copies(witness).filter((c) => c.id > L0);
     expect(copies(alice, 'beforeReady').map((c) => [c.event, ...c.args])).to.deep.equal(live.map((c) => [c.event, ...c.args]));
     expect(live.map((c) => `${c.event}@${c.origin ?? ''}`)).to.deep.equal([
@@ -213,7 +186,7 @@ describe('event log and replay (contract §6)', () => {
   it('delivers an event notified while the socket is mid-replay exactly once', async () => {
     await start();
     await subscribe('users:alice', doc(['posts', '1'], ['posts', '2']));
-    const witness = await connect(server.url, { token: server.token('alice') });
+    const witness = await open('alice');
     const L0 = await lastSeen('alice');
     const methods = ['channels:posts-1,posts-2', 'users:alice', 'channels-efficient:posts-2,posts-1', 'channels:posts-2'];
     for (let batch = 0; batch < 3; batch++) {
@@ -232,7 +205,7 @@ describe('event log and replay (contract §6)', () => {
       const workers = Promise.all(Array.from({ length: 4 }, worker));
       const reconnected = await Promise.all(
         Array.from({ length: 3 }, async () => {
-          const s = await connect(server.url, { token: server.token('alice'), lastEventId: L0 });
+          const s = await reconnect('alice', L0);
           ready++;
           return s;
         }),
@@ -264,7 +237,7 @@ describe('event log and replay (contract §6)', () => {
     await lastSeen('alice');
     const last = await notify('channels:posts-1', 'changed');
     await notify('users:alice', 'direct');
-    const alice = await connect(server.url, { token: server.token('alice') });
+    const alice = await open('alice');
     expect(alice.ready.replayed).to.equal(0);
     expect(alice.ready.lastEventId).to.be.greaterThan(last);
     expect(alice.received.map((r) => r.event)).to.deep.equal(['ready']);
@@ -275,13 +248,13 @@ describe('event log and replay (contract §6)', () => {
     await subscribe('users:alice', doc(['posts', '1']));
     const a = await notify('channels:posts-1', 'one');
     const b = await notify('users:alice', 'two');
-    const all = await connect(server.url, { token: server.token('alice'), lastEventId: 0 });
+    const all = await reconnect('alice', 0);
     expect(copies(all, 'beforeReady').map((c) => c.id)).to.deep.equal([a, b]);
     expect(all.ready).to.include({ replayed: 2, lastEventId: b });
-    const none = await connect(server.url, { token: server.token('alice'), lastEventId: b });
+    const none = await reconnect('alice', b);
     expect(none.ready.replayed).to.equal(0);
     expect(copies(none, 'beforeReady')).to.deep.equal([]);
-    const future = await connect(server.url, { token: server.token('alice'), lastEventId: b + 1000 });
+    const future = await reconnect('alice', b + 1000);
     expect(future.ready.replayed).to.equal(0);
   });
 
@@ -293,10 +266,10 @@ describe('event log and replay (contract §6)', () => {
     const e2 = await notify('channels:posts-2', 'changed');
     const e3 = await notify('channels:posts-3', 'changed');
     const e4 = await notify('channels:posts-3,posts-2,posts-1', 'changed');
-    const unsubscribed = await api.post('/control/subscription/unsubscribe?method=users:alice', doc(['posts', '2']));
+    const unsubscribed = await world.api.post('/control/subscription/unsubscribe?method=users:alice', doc(['posts', '2']));
     expect(unsubscribed.status).to.equal(200);
     await subscribe('users:alice', doc(['posts', '3']));
-    const alice = await connect(server.url, { token: server.token('alice'), lastEventId: L0 });
+    const alice = await reconnect('alice', L0);
     expect(copies(alice, 'beforeReady').map(key)).to.deep.equal(
       [
         { event: 'changed', id: e1, origin: 'posts-1' },
@@ -312,24 +285,24 @@ describe('event log and replay (contract §6)', () => {
   it('forgets events older than HISTORY_TTL: not replayed, and pruned from the store', async () => {
     await start({ HISTORY_TTL: '1s' });
     await subscribe('users:alice,bob', doc(['posts', '1']));
-    const bob = await connect(server.url, { token: server.token('bob') });
+    const bob = await open('bob');
     const L0 = await lastSeen('alice');
     const old = [await notify('channels:posts-1', 'old'), await notify('users:alice', 'old'), await chat(bob, { channel: 'posts-1', body: 'old' })];
     // retention is measured in wall-clock time: let these age past it
     await new Promise((resolve) => setTimeout(resolve, 1200));
 
-    const empty = await connect(server.url, { token: server.token('alice'), lastEventId: L0 });
+    const empty = await reconnect('alice', L0);
     expect(empty.ready.replayed).to.equal(0);
     expect(copies(empty, 'beforeReady')).to.deep.equal([]);
     empty.close();
 
     const fresh = [await notify('channels:posts-1', 'new'), await chat(bob, { channel: 'posts-1', body: 'new' })];
-    const alice = await connect(server.url, { token: server.token('alice'), lastEventId: L0 });
+    const alice = await reconnect('alice', L0);
     expect(copies(alice, 'beforeReady').map((c) => c.id)).to.deep.equal(fresh);
     expect(alice.ready.replayed).to.equal(2);
 
-    await server.chatty.eventLog.prune(Date.now());
-    const stored = await server.chatty.store.eventsBetween(0, 1e9, 1000);
+    await world.server.chatty.eventLog.prune(Date.now());
+    const stored = await world.server.chatty.store.eventsBetween(0, 1e9, 1000);
     const storedIds = stored.map((e) => e.id);
     for (const id of old) expect(storedIds, `event ${id} is older than HISTORY_TTL`).to.not.include(id);
     expect(storedIds).to.deep.equal(fresh);
@@ -338,13 +311,13 @@ describe('event log and replay (contract §6)', () => {
   it('still recognises an Idempotency-Key within 24 h when HISTORY_TTL is shorter and the event was pruned', async () => {
     await start({ HISTORY_TTL: '1s' });
     await subscribe('users:alice', doc(['posts', '1']));
-    const alice = await connect(server.url, { token: server.token('alice') });
+    const alice = await open('alice');
     const headers = { 'Idempotency-Key': 'invoice-5-paid' };
     const first = await notify('channels:posts-1', 'paid', { invoice: 5 }, headers);
     await alice.waitFor('paid');
     // let the event age past the retention, and prune it
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    await server.chatty.eventLog.prune(Date.now());
+    await world.server.chatty.eventLog.prune(Date.now());
     const repeat = await notify('channels:posts-1', 'paid', { invoice: 5 }, headers);
     await flush(alice);
     expect(repeat, 'a repeat within 24 h returns the first id (contract §4.2)').to.equal(first);
@@ -354,12 +327,12 @@ describe('event log and replay (contract §6)', () => {
   it('answers a repeated Idempotency-Key with the first id and emits nothing, also after a restart', async () => {
     await start();
     await subscribe('users:alice', doc(['posts', '1']));
-    const alice = await connect(server.url, { token: server.token('alice') });
+    const alice = await open('alice');
     const headers = { 'Idempotency-Key': 'order-17-shipped' };
-    const first = await api.post('/control/notify?method=channels:posts-1', { event: 'shipped', attributes: { order: 17 } }, { headers });
+    const first = await world.api.post('/control/notify?method=channels:posts-1', { event: 'shipped', attributes: { order: 17 } }, { headers });
     expect(first.status).to.equal(202);
     const concurrent = await Promise.all(
-      Array.from({ length: 5 }, () => api.post('/control/notify?method=channels:posts-1', { event: 'shipped', attributes: { order: 17 } }, { headers })),
+      Array.from({ length: 5 }, () => world.api.post('/control/notify?method=channels:posts-1', { event: 'shipped', attributes: { order: 17 } }, { headers })),
     );
     for (const res of concurrent) {
       expect(res.status).to.equal(202);
@@ -368,17 +341,16 @@ describe('event log and replay (contract §6)', () => {
     await flush(alice);
     expect(alice.of('shipped')).to.have.length(1);
 
-    server = await server.restart();
-    api = client(server.url, server.serviceToken());
-    const again = await connect(server.url, { token: server.token('alice') });
-    const repeat = await api.post('/control/notify?method=channels:posts-1', { event: 'shipped', attributes: { order: 17 } }, { headers });
+    await world.restart();
+    const again = await open('alice');
+    const repeat = await world.api.post('/control/notify?method=channels:posts-1', { event: 'shipped', attributes: { order: 17 } }, { headers });
     expect(repeat.status).to.equal(202);
     expect(repeat.body.data).to.deep.equal(first.body.data);
     const other = await notify('channels:posts-1', 'shipped', { order: 18 }, { 'Idempotency-Key': 'order-18-shipped' });
     expect(other).to.be.greaterThan(Number(first.body.data.id));
     await flush(again);
     expect(again.of('shipped').map(([payload]) => payload)).to.deep.equal([{ order: 18 }]);
-    const logged = await server.chatty.store.eventsBetween(0, 1e9, 1000);
+    const logged = await world.server.chatty.store.eventsBetween(0, 1e9, 1000);
     expect(logged.filter((e) => e.kind === 'notify' && e.event === 'shipped').map((e) => e.id)).to.deep.equal([Number(first.body.data.id), other]);
   });
 });

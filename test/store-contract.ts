@@ -3,7 +3,7 @@
  * pass it unchanged (SQLite today; PostgreSQL when it lands).
  */
 import { expect } from 'chai';
-import type { NewChatMessage, NewNotification, Store } from '../src/store/store.js';
+import type { ChatMessage, NewChatMessage, NewNotification, Store } from '../src/store/store.js';
 
 export function storeContract(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
   describe(`Store contract: ${name}`, () => {
@@ -160,7 +160,7 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.advanceReadPosition({ userId: 'bob', channel: 'rooms-1', messageId: m1!.id, readAt: 6 })).to.equal(false);
         expect(await store.readPositions('rooms-1')).to.deep.equal([{ userId: 'bob', channel: 'rooms-1', messageId: m3!.id, readAt: 5 }]);
         expect((await store.unreadCounts('bob', ['rooms-1']))['rooms-1']).to.equal(0);
-        expect(m2!.from).to.equal('bob');
+        expect((m2 as ChatMessage).from).to.equal('bob');
         expect(await store.unreadCounts('alice', [])).to.deep.equal({ 'dm:alice:bob': 0, 'dm:alice:carol': 1 });
       });
     });

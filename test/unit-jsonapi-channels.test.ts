@@ -1,16 +1,6 @@
 import { expect } from 'chai';
-import { ChattyError } from '../src/errors.js';
 import { channelsOfDocument } from '../src/jsonapi-channels.js';
-
-function thrown(fn: () => unknown): ChattyError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(ChattyError);
-    return error as ChattyError;
-  }
-  expect.fail('expected a ChattyError');
-}
+import { thrown } from './helpers/errors.js';
 
 describe('unit: channelsOfDocument (contract §4.3)', () => {
   const derived: [label: string, document: unknown, channels: string[]][] = [

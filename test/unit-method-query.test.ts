@@ -1,20 +1,9 @@
 import { expect } from 'chai';
-import { ChattyError } from '../src/errors.js';
 import { MAX_METHOD_NAMES, parseMethod } from '../src/method-query.js';
+import { thrown } from './helpers/errors.js';
 
 const NOTIFY = ['channels', 'channels-efficient', 'users'] as const;
 const SUBSCRIBE = ['channels', 'users'] as const;
-
-/** Calls `fn` and returns the ChattyError it throws (fails if it returns or throws anything else). */
-function thrown(fn: () => unknown): ChattyError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(ChattyError);
-    return error as ChattyError;
-  }
-  expect.fail('expected a ChattyError');
-}
 
 describe('unit: parseMethod (contract §4.1)', () => {
   const valid: [input: string, mode: string, names: string[]][] = [

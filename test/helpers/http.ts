@@ -1,4 +1,6 @@
 /** Real HTTP against a test server, with JSON:API bodies. */
+import { expect } from 'chai';
+
 export interface ApiResponse {
   status: number;
   headers: Headers;
@@ -43,4 +45,18 @@ export function client(baseUrl: string, token?: string) {
 export function doc(...resources: [type: string, id: string][]) {
   const data = resources.map(([type, id]) => ({ type, id }));
   return { data: data.length === 1 ? data[0] : data };
+}
+
+/** Asserts a JSON:API error document with one error of `code`, as the contract's §2 shapes every error. */
+export function expectJsonApiError(res: ApiResponse, status: number, code: string, source?: Record<string, string>) {
+  expect(res.status, JSON.stringify(res.body)).to.equal(status);
+  expect(res.headers.get('content-type')).to.match(/^application\/vnd\.api\+json/);
+  expect(res.body.errors, JSON.stringify(res.body)).to.be.an('array').with.length(1);
+  const [error] = res.body.errors;
+  expect(error.status).to.equal(String(status));
+  expect(error.code).to.equal(code);
+  expect(error.title).to.be.a('string').and.not.be.empty;
+  expect(error.detail).to.be.a('string').and.not.be.empty;
+  if (source) expect(error.source).to.deep.equal(source);
+  return error;
 }

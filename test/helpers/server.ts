@@ -54,6 +54,12 @@ export function signToken(secret: string, sub: string | undefined, options: Toke
   return jwt.sign(payload, options.secret ?? secret, signOptions);
 }
 
+/** A JWT with `alg: none` and no signature, as an attacker would forge it. */
+export function unsignedToken(claims: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
+}
+
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dbPath = options.dbPath ?? tempDbPath();
   const secret = options.env?.JWT_SECRET ?? crypto.randomBytes(32).toString('hex');
