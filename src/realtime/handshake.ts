@@ -1,0 +1,51 @@
+/**
+ * The handshake (contract §5): a token from `auth.token`, an `Authorization: Bearer` header or the
+ * `jwt` cookie, verified like any HTTP token; a refused handshake is a `connect_error` whose
+ * `data.code` comes from the error registry.
+ */
+import type http from 'node:http';
+import { parse as parseCookie } from 'cookie';
+import { ERRORS, type ErrorCode } from '../errors.js';
+import type { EventId } from '../store/store.js';
+import type { SigningKeys } from '../signing-keys.js';
+import type { ChattySocket } from './types.js';
+
+type Handshake = { auth: Record<string, unknown>; headers: http.IncomingHttpHeaders };
+
+/** Finds the handshake's token: `auth.token`, then `Authorization: Bearer`, then the `jwt` cookie. */
+export function handshakeToken(handshake: Handshake): string | undefined {
+  if (typeof handshake.auth?.token === 'string' && handshake.auth.token !== '') return handshake.auth.token;
+  const bearer = /^bearer\s+(\S+)\s*$/i.exec(handshake.headers.authorization ?? '');
+  if (bearer) return bearer[1];
+  const cookie = handshake.headers.cookie;
+  return cookie ? parseCookie(cookie).jwt || undefined : undefined;
+}
+
+/**
+ * `auth.lastEventId`: undefined when absent, null when malformed, else a non-negative integer
+ * (given as a number or as digits).
+ */
+export function handshakeLastEventId(handshake: Handshake): EventId | undefined | null {
+  const value = handshake.auth?.lastEventId;
+  if (value === undefined || value === null || value === '') return undefined;
+  const id = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : null;
+}
+
+function connectError(code: ErrorCode, message: string = ERRORS[code].title): Error {
+  return Object.assign(new Error(message), { data: { code } });
+}
+
+/** The Socket.IO middleware that admits only handshakes with a valid token. */
+export function authenticateHandshake(keys: SigningKeys) {
+  return (socket: ChattySocket, next: (error?: Error) => void): void => {
+    const result = keys.verify(handshakeToken(socket.handshake));
+    if (!result.ok) return next(connectError(result.code));
+    if (handshakeLastEventId(socket.handshake) === null) {
+      return next(connectError('invalid_parameter', 'lastEventId must be a non-negative integer'));
+    }
+    socket.data.principal = result.principal;
+    socket.data.present = false;
+    next();
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * A socket lives as long as its token (contract §5): at `exp` it receives `auth:expired` and is
+ * disconnected, unless `auth:refresh` brought a newer token for the same user first.
+ */
+import { parsePayload } from '../chat-payloads.js';
+import { ChattyError } from '../errors.js';
+import { keyRoom } from '../names.js';
+import type { SigningKeys } from '../signing-keys.js';
+import type { Handler } from './acks.js';
+import type { ChattySocket } from './types.js';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** (Re)arms the timer that ends the socket when its token expires. */
+export function armExpiry(socket: ChattySocket): void {
+  clearTimeout(socket.data.expiryTimer);
+  const exp = socket.data.principal.exp;
+  if (exp === undefined) return;
+  const fire = () => {
+    // a timer longer than setTimeout allows fires early: wait again
+    if (exp * 1000 > Date.now()) return armExpiry(socket);
+    socket.emit('auth:expired', { reason: 'token_expired' });
+    socket.disconnect(true);
+  };
+  socket.data.expiryTimer = setTimeout(fire, Math.max(0, Math.min(exp * 1000 - Date.now(), MAX_TIMER_MS)));
+}
+
+/** `auth:refresh {token}`: a valid token for the same user, expiring no earlier, extends the socket's life. */
+export function refreshHandler(keys: SigningKeys): Handler {
+  return async (socket, payload) => {
+    const { token } = parsePayload('refresh', payload);
+    const result = keys.verify(token);
+    if (!result.ok) throw new ChattyError(result.code);
+    const current = socket.data.principal;
+    const next = result.principal;
+    if (next.sub !== current.sub) throw new ChattyError('token_invalid', 'The new token is for another user');
+    if (current.exp !== undefined && next.exp !== undefined && next.exp < current.exp) {
+      throw new ChattyError('token_invalid', 'The new token expires before the current one');
+    }
+    if (next.keyId !== current.keyId) {
+      socket.leave(keyRoom(current.keyId));
+      socket.join(keyRoom(next.keyId));
+    }
+    socket.data.principal = next;
+    armExpiry(socket);
+    return { exp: next.exp ?? null };
+  };
+}
