@@ -75,18 +75,18 @@ const ALIASES = {
 } as const;
 type VariableName = keyof typeof ALIASES;
 
-const duration = (variable: string) =>
+const duration = () =>
   z.string().transform((text, ctx) => {
     const value = /^\d+$/.test(text) ? Number(text) * 1000 : ms(text as ms.StringValue);
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${variable} must be a duration such as 30s, 15m, 1h or 7d` });
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 15m, 1h or 7d' });
       return z.NEVER;
     }
     return value;
   });
 
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: z.coerce.number({ error: 'must be a port number from 0 to 65535' }).int('must be a port number from 0 to 65535').min(0, 'must be a port number from 0 to 65535').max(65535, 'must be a port number from 0 to 65535').default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   DATABASE_URL: z
@@ -109,19 +109,19 @@ const schema = z.object({
     .string()
     .default('')
     .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean)),
-  TOKEN_TTL: duration('TOKEN_TTL').default(ms('1h')),
+  TOKEN_TTL: duration().default(ms('1h')),
   REGISTRATION: z.enum(['open', 'closed']).default('open'),
   ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, 'must be 3–64 of A-Z a-z 0-9 _ . -').optional(),
   ADMIN_PASSWORD: z
     .string()
     .refine((text) => Buffer.byteLength(text) >= 8 && Buffer.byteLength(text) <= 72, 'must be 8–72 bytes')
     .optional(),
-  HISTORY_TTL: duration('HISTORY_TTL').default(ms('7d')),
+  HISTORY_TTL: duration().default(ms('7d')),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   EVENT_LOG: z.enum(['durable', 'off']).default('durable'),
   SECURE_COOKIES: z.enum(['true', 'false']).optional(),
-  PRESENCE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(100),
+  PRESENCE_LIMIT: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must be 0 or more').max(1_000_000, 'must be at most 1000000').default(100),
 });
 
 /** Picks each variable from its first set alias; empty strings count as unset. */
