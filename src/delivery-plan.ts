@@ -4,7 +4,7 @@
  * replayed copy is exactly the live one.
  */
 import { dmParticipants, userRoom, type ChannelName, type RoomName, type UserId } from './names.js';
-import type { ChatMessage, LoggedEvent, LoggedNotification, NotifyTarget } from './store/store.js';
+import type { ChatMessage, LoggedEvent, LoggedNotification, NewEvent, NotifyTarget } from './store/store.js';
 
 /** One Socket.IO broadcast: to every socket in `rooms` and in none of `except`. */
 export interface RoomEmit {
@@ -73,6 +73,15 @@ export function chatMessagePayload(message: ChatMessage): ChatMessagePayload {
     sentAt: new Date(message.createdAt).toISOString(),
     clientId: message.clientId,
   };
+}
+
+/**
+ * Every room an event is addressed to, for the log's replay index: a socket in none of them can
+ * never have received it.
+ */
+export function roomsOf(event: NewEvent): RoomName[] {
+  if (event.kind === 'chat') return chatRooms(event);
+  return event.target.mode === 'users' ? event.target.names.map(userRoom) : [...event.target.names];
 }
 
 /** The rooms a chat message goes to: its channel, or both users of a private conversation. */

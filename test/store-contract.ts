@@ -112,6 +112,24 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.eventsBetween(0, 1e9, 2)).to.have.length(2);
       });
 
+      it('reads the events addressed to given rooms, for replay', async () => {
+        const logged = await store.appendEvents([
+          notification(), // posts-1, posts-2
+          notification({ target: { mode: 'users', names: ['bob', 'carol'] } }),
+          chat('rooms-1', 'alice'),
+          chat('dm:alice:bob', 'alice'),
+          notification({ target: { mode: 'channels-efficient', names: ['posts-3'] } }),
+        ]);
+        const ids = (events: { id: number }[]) => events.map((e) => e.id);
+        const [n1, n2, c1, d1, n3] = ids(logged);
+        expect(ids(await store.eventsFor(['user:bob'], 0, 1e9, 10))).to.deep.equal([n2, d1]);
+        expect(ids(await store.eventsFor(['user:alice', 'posts-2', 'rooms-1'], 0, 1e9, 10))).to.deep.equal([n1, c1, d1]);
+        expect(ids(await store.eventsFor(['posts-1', 'posts-2', 'posts-3'], n1!, n3!, 10)), 'each event once, in the bounds').to.deep.equal([n3]);
+        expect(ids(await store.eventsFor(['user:alice', 'posts-1', 'rooms-1'], 0, 1e9, 2))).to.deep.equal([n1, c1]);
+        expect(await store.eventsFor([], 0, 1e9, 10)).to.deep.equal([]);
+        expect((await store.eventsFor(['user:carol'], 0, 1e9, 10))[0]).to.deep.equal(logged[1]);
+      });
+
       it('finds by idempotency key within the window, and reuses an expired key', async () => {
         const [first] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k1', createdAt: 1000 })]);
         expect(await store.findByIdempotencyKey('svc\u0000k1', 500)).to.deep.equal(first);
@@ -134,6 +152,7 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.pruneEvents(100, 100, 1)).to.equal(1);
         expect(await store.pruneEvents(100, 100, 10)).to.equal(1);
         expect(await store.eventsBetween(0, 1e9, 10)).to.deep.equal([]);
+        expect(await store.eventsFor(['posts-1', 'rooms-1'], 0, 1e9, 10)).to.deep.equal([]);
         expect(await store.oldestEventId()).to.equal(undefined);
         const [next] = await store.appendEvents([notification({ createdAt: 200 })]);
         expect(next!.id).to.be.greaterThan(old[1]!.id);

@@ -56,11 +56,14 @@ export async function admit(socket: ChattySocket, lastEventId: EventId | undefin
     const since = eventLog.retainedSince(Date.now());
     if (cursor !== undefined) {
       const until = eventLog.deliveredThrough;
+      const rooms = [userRoom(userId), ...channels];
       while (cursor < until) {
-        const page = await store.eventsBetween(cursor, until, REPLAY_PAGE);
+        const page = await store.eventsFor(rooms, cursor, until, REPLAY_PAGE);
         if (!socket.connected) return undefined;
         send(page, channelSet, since);
         cursor = page.length === REPLAY_PAGE ? page.at(-1)!.id : until;
+        // a long replay must not hold up everyone else: the catch-up below copes with what moves meanwhile
+        if (cursor < until) await new Promise((resolve) => setImmediate(resolve));
       }
     }
     // from here to the join nothing awaits: the catch-up and the join are one step

@@ -58,4 +58,23 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, channel)
   ) WITHOUT ROWID;
   `,
+  `
+  -- Replay index: which rooms (channels, user:<id>) each logged event was addressed to, so a
+  -- reconnecting socket reads only its own events instead of scanning the whole log.
+  CREATE TABLE event_targets (
+    room TEXT NOT NULL,
+    event_id INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    PRIMARY KEY (room, event_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX event_targets_by_event ON event_targets (event_id);
+  INSERT OR IGNORE INTO event_targets (room, event_id)
+    SELECT CASE WHEN e.mode = 'users' THEN 'user:' || t.value ELSE t.value END, e.id
+    FROM events e, json_each(e.targets) t WHERE e.kind = 'notify';
+  INSERT OR IGNORE INTO event_targets (room, event_id)
+    SELECT m.channel, m.id FROM messages m JOIN events e ON e.id = m.id WHERE m.member_a IS NULL;
+  INSERT OR IGNORE INTO event_targets (room, event_id)
+    SELECT 'user:' || m.member_a, m.id FROM messages m JOIN events e ON e.id = m.id WHERE m.member_a IS NOT NULL;
+  INSERT OR IGNORE INTO event_targets (room, event_id)
+    SELECT 'user:' || m.member_b, m.id FROM messages m JOIN events e ON e.id = m.id WHERE m.member_b IS NOT NULL;
+  `,
 ];

@@ -8,7 +8,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { SigningKey } from '../key-ring.js';
 import type { NotifyMode } from '../method-query.js';
-import { dmParticipants, type ChannelName, type UserId } from '../names.js';
+import { roomsOf } from '../delivery-plan.js';
+import { dmParticipants, type ChannelName, type RoomName, type UserId } from '../names.js';
 import type { Role } from '../tokens.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type {
@@ -126,6 +127,13 @@ export class SqliteStore implements Store {
         `INSERT INTO messages (id, channel, sender, body, client_id, created_at, member_a, member_b)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      insertTarget: db.prepare('INSERT OR IGNORE INTO event_targets (room, event_id) VALUES (?, ?)'),
+      eventsFor: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
+         WHERE e.id IN (SELECT event_id FROM event_targets
+                        WHERE room IN (SELECT value FROM json_each(?)) AND event_id > ? AND event_id <= ?)
+         ORDER BY e.id LIMIT ?`,
+      ),
       eventsBetween: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
          WHERE e.id > ? AND e.id <= ? ORDER BY e.id LIMIT ?`,
@@ -234,36 +242,47 @@ export class SqliteStore implements Store {
   async appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]> {
     return this.db.transaction(() =>
       events.map((event): LoggedEvent => {
-        if (event.kind === 'notify') {
-          if (event.idempotencyKey !== undefined) this.sql.releaseKey.run(event.idempotencyKey);
-          const { lastInsertRowid } = this.sql.insertEvent.run({
-            kind: 'notify',
-            createdAt: event.createdAt,
-            event: event.event,
-            attributes: JSON.stringify(event.attributes),
-            mode: event.target.mode,
-            targets: JSON.stringify(event.target.names),
-            addFlags: event.add.join(','),
-            idempotencyKey: event.idempotencyKey ?? null,
-          });
-          return { ...event, id: Number(lastInsertRowid) };
-        }
-        const { lastInsertRowid } = this.sql.insertEvent.run({
-          kind: 'chat',
-          createdAt: event.createdAt,
-          event: null,
-          attributes: null,
-          mode: null,
-          targets: null,
-          addFlags: null,
-          idempotencyKey: null,
-        });
-        const id = Number(lastInsertRowid);
-        const members = dmParticipants(event.channel);
-        this.sql.insertMessage.run(id, event.channel, event.from, event.body, event.clientId, event.createdAt, members?.[0] ?? null, members?.[1] ?? null);
-        return { ...event, id };
+        const logged = this.insertEvent(event);
+        for (const room of new Set(roomsOf(event))) this.sql.insertTarget.run(room, logged.id);
+        return logged;
       }),
     )();
+  }
+
+  /** Inserts one event (and, for chat, its message) inside the caller's transaction. */
+  private insertEvent(event: NewEvent): LoggedEvent {
+    if (event.kind === 'notify') {
+      if (event.idempotencyKey !== undefined) this.sql.releaseKey.run(event.idempotencyKey);
+      const { lastInsertRowid } = this.sql.insertEvent.run({
+        kind: 'notify',
+        createdAt: event.createdAt,
+        event: event.event,
+        attributes: JSON.stringify(event.attributes),
+        mode: event.target.mode,
+        targets: JSON.stringify(event.target.names),
+        addFlags: event.add.join(','),
+        idempotencyKey: event.idempotencyKey ?? null,
+      });
+      return { ...event, id: Number(lastInsertRowid) };
+    }
+    const { lastInsertRowid } = this.sql.insertEvent.run({
+      kind: 'chat',
+      createdAt: event.createdAt,
+      event: null,
+      attributes: null,
+      mode: null,
+      targets: null,
+      addFlags: null,
+      idempotencyKey: null,
+    });
+    const id = Number(lastInsertRowid);
+    const members = dmParticipants(event.channel);
+    this.sql.insertMessage.run(id, event.channel, event.from, event.body, event.clientId, event.createdAt, members?.[0] ?? null, members?.[1] ?? null);
+    return { ...event, id };
+  }
+
+  async eventsFor(rooms: readonly RoomName[], afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {
+    return (this.sql.eventsFor.all(JSON.stringify(rooms), afterId, untilId, limit) as EventRow[]).map(eventOfRow);
   }
 
   async eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {

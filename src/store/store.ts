@@ -5,7 +5,7 @@
  */
 import type { SigningKey } from '../key-ring.js';
 import type { NotifyMode } from '../method-query.js';
-import type { ChannelName, ConversationName, UserId } from '../names.js';
+import type { ChannelName, ConversationName, RoomName, UserId } from '../names.js';
 import type { Role } from '../tokens.js';
 
 export type EventId = number;
@@ -101,6 +101,8 @@ export interface Store {
   // event log
   /** Appends events in one durable transaction; ids increase in the order given. */
   appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]>;
+  /** Events addressed to any of `rooms` with `afterId < id <= untilId`, in id order, at most `limit`: replay's read. */
+  eventsFor(rooms: readonly RoomName[], afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]>;
   /** Events with `afterId < id <= untilId`, in id order, at most `limit`. */
   eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]>;
   lastEventId(): Promise<EventId>;
