@@ -34,6 +34,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** One child per mode, made once: prom-client hashes the labels on every labelled inc(). */
+  readonly notificationsByMode = {
+    channels: this.notifications.labels('channels'),
+    'channels-efficient': this.notifications.labels('channels-efficient'),
+    users: this.notifications.labels('users'),
+  };
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'chatty_' });
   }

@@ -60,7 +60,7 @@ export function parseNotifyBody(body: unknown): { event: string; attributes: Rec
 
 export class Notifications {
   /** Requests still being committed, by scoped idempotency key: a concurrent repeat waits for them. */
-  private readonly inFlight = new Map<string, Promise<LoggedNotification>>();
+  private readonly inFlight = new Map<string, Promise<NotifyResult>>();
 
   constructor(
     private readonly store: Store,
@@ -72,36 +72,31 @@ export class Notifications {
     const target: MethodQuery<NotifyMode> = parseMethod(request.method, NOTIFY_MODES);
     const add = parseAdd(request.add);
     const { event, attributes } = parseNotifyBody(request.body);
-    let key: string | undefined;
-    if (request.idempotencyKey !== undefined) {
-      if (!IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
-        throw new ChattyError('invalid_parameter', 'Idempotency-Key must be 1–255 printable ASCII characters', { parameter: 'Idempotency-Key' });
-      }
-      key = `${request.caller}\u0000${request.idempotencyKey}`;
-      const pending = this.inFlight.get(key);
-      if (pending) return { notification: await pending, repeated: true };
+    const append = (idempotencyKey?: string) =>
+      this.eventLog.append({ kind: 'notify', event, attributes, target, add, createdAt: Date.now(), ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) });
+    if (request.idempotencyKey === undefined) return this.accepted(await append());
+
+    if (!IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
+      throw new ChattyError('invalid_parameter', 'Idempotency-Key must be 1–255 printable ASCII characters', { parameter: 'Idempotency-Key' });
+    }
+    const key = `${request.caller}\u0000${request.idempotencyKey}`;
+    const pending = this.inFlight.get(key);
+    if (pending) return { notification: (await pending).notification, repeated: true };
+    // registered before the first await, so a concurrent repeat always finds it
+    const attempt = (async (): Promise<NotifyResult> => {
       const earlier = await this.store.findByIdempotencyKey(key, Date.now() - IDEMPOTENCY_WINDOW_MS);
-      if (earlier) return { notification: earlier, repeated: true };
+      return earlier ? { notification: earlier, repeated: true } : this.accepted(await append(key));
+    })();
+    this.inFlight.set(key, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.inFlight.delete(key);
     }
-    const appended = this.eventLog.append({
-      kind: 'notify',
-      event,
-      attributes,
-      target,
-      add,
-      createdAt: Date.now(),
-      ...(key !== undefined ? { idempotencyKey: key } : {}),
-    });
-    if (key !== undefined) {
-      const scoped = key;
-      this.inFlight.set(scoped, appended);
-      appended.then(
-        () => this.inFlight.delete(scoped),
-        () => this.inFlight.delete(scoped),
-      );
-    }
-    const notification = await appended;
-    this.metrics.notifications.inc({ mode: target.mode });
+  }
+
+  private accepted(notification: LoggedNotification): NotifyResult {
+    this.metrics.notificationsByMode[notification.target.mode].inc();
     return { notification, repeated: false };
   }
 }

@@ -7,7 +7,8 @@ import { ChattyError } from './errors.js';
 import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from './key-ring.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store/store.js';
-import { candidateKeys, signToken, verifyToken, type Principal, type Role, type VerifyResult } from './tokens.js';
+import { signToken, verifyToken, type Principal, type Role, type VerifyResult } from './tokens.js';
+import { runAt, type ScheduledRun } from './timers.js';
 import { VerifiedTokens } from './verified-tokens.js';
 import type { NodeEnv } from '../config.js';
 import type { UserId } from './names.js';
@@ -17,10 +18,10 @@ export class StartupError extends Error {
   override readonly name = 'StartupError';
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 export class SigningKeys {
-  private timers = new Map<KeyId, NodeJS.Timeout>();
+  private readonly retirements = new Map<KeyId, ScheduledRun>();
+  /** Rotations run one at a time: each starts from the ring the previous one left. */
+  private rotation: Promise<unknown> = Promise.resolve();
   private retireListeners: ((keyId: KeyId) => void)[] = [];
   private readonly verified = new VerifiedTokens();
 
@@ -72,26 +73,6 @@ export class SigningKeys {
     return this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined);
   }
 
-  /** Records a token verified elsewhere (passport-jwt). */
-  remember(token: string, principal: Principal): void {
-    this.verified.set(token, principal);
-  }
-
-  /**
-   * The one key a token can be checked with, for libraries that verify on their own (passport-jwt),
-   * found from the header alone in the usual case; undefined when no valid key fits.
-   */
-  keyFor(token: string, now = Date.now()): { keyId: KeyId; key: KeyObject } | undefined {
-    const candidates = candidateKeys(token, this.current, now);
-    let keyId = candidates.length === 1 ? candidates[0]!.id : undefined;
-    if (candidates.length > 1) {
-      // a token without kid while several keys are valid (a grace period): find the signer
-      const result = verifyToken(token, this.current, now);
-      keyId = result.ok ? result.principal.keyId : undefined;
-    }
-    return keyId === undefined ? undefined : { keyId, key: this.current.keyObject(keyId) };
-  }
-
   /** The secret of a key that is still valid, for libraries that verify on their own. */
   secretOf(keyId: KeyId, now = Date.now()): KeyObject | undefined {
     return this.current.find(keyId, now) && this.current.keyObject(keyId);
@@ -107,7 +88,13 @@ export class SigningKeys {
   }
 
   /** Makes `secret` the signing key; the replaced keys stay valid for `graceSeconds`. */
-  async rotate(secret: string, graceSeconds: number, now = Date.now()): Promise<{ key: SigningKey; retired: SigningKey[] }> {
+  rotate(secret: string, graceSeconds: number, now?: number): Promise<{ key: SigningKey; retired: SigningKey[] }> {
+    const run = this.rotation.then(() => this.rotateNow(secret, graceSeconds, now ?? Date.now()));
+    this.rotation = run.catch(() => undefined);
+    return run;
+  }
+
+  private async rotateNow(secret: string, graceSeconds: number, now: number): Promise<{ key: SigningKey; retired: SigningKey[] }> {
     if (this.current.valid(now).some((k) => k.secret === secret)) {
       throw new ChattyError('validation_failed', 'The new secret must differ from the keys in use', { pointer: '/secret' });
     }
@@ -120,25 +107,21 @@ export class SigningKeys {
   }
 
   stop(): void {
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    for (const retirement of this.retirements.values()) retirement.cancel();
+    this.retirements.clear();
   }
 
   /** Arms (or re-arms) the timer that announces a replaced key's retirement. */
   private watch(key: SigningKey): void {
     if (key.expiresAt === null) return;
-    clearTimeout(this.timers.get(key.id));
-    this.arm(key.id, key.expiresAt);
-  }
-
-  private arm(keyId: KeyId, at: number): void {
-    const delay = at - Date.now();
-    if (delay <= 0) {
-      this.timers.delete(keyId);
-      this.logger.info({ keyId }, 'key retired');
-      for (const listener of this.retireListeners) listener(keyId);
-      return;
-    }
-    this.timers.set(keyId, setTimeout(() => this.arm(keyId, at), Math.min(delay, MAX_TIMER_MS)).unref());
+    this.retirements.get(key.id)?.cancel();
+    this.retirements.set(
+      key.id,
+      runAt(key.expiresAt, () => {
+        this.retirements.delete(key.id);
+        this.logger.info({ keyId: key.id }, 'key retired');
+        for (const listener of this.retireListeners) listener(key.id);
+      }),
+    );
   }
 }

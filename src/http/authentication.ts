@@ -5,31 +5,26 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { parse as parseCookie } from 'cookie';
 import passportModule from 'passport';
-import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
+import { Strategy as JwtStrategy } from 'passport-jwt';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { Accounts } from '../accounts.js';
 import { ChattyError } from '../errors.js';
 import type { SigningKeys } from '../signing-keys.js';
-import { principalOf, type Principal, type Role } from '../tokens.js';
-import type { JwtPayload } from 'jsonwebtoken';
+import type { Principal, Role } from '../tokens.js';
+import { bearerToken, cookieToken } from '../token-sources.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
-    /** The key passport-jwt verifies this request's token with, and the token. */
-    tokenKeyId?: string;
-    token?: string;
   }
 }
 
 const BEARER = { 'WWW-Authenticate': 'Bearer' };
 
-/** The `jwt` cookie, parsed only when no Authorization header carried a token. */
-const fromCookie = (req: Request): string | null => (req.headers.cookie ? parseCookie(req.headers.cookie).jwt || null : null);
 
-const extractToken = ExtractJwt.fromExtractors([ExtractJwt.fromAuthHeaderAsBearerToken(), fromCookie]);
+/** The Bearer header's token, else the `jwt` cookie's (parsed only then). */
+const extractToken = (req: Request): string | null => bearerToken(req.headers.authorization) ?? cookieToken(req.headers.cookie) ?? null;
 
 /**
  * passport-jwt, answering from the verified-token cache when it can: the full check runs the
@@ -69,27 +64,19 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
     new CachingJwtStrategy(
       {
         jwtFromRequest: extractToken,
-        // picks the key from the header, so passport-jwt's verification is the only one
+        // our rules first (kid, every valid key, sub and role); passport-jwt then checks the
+        // signature with the key that matched. The cache makes this once per token.
         secretOrKeyProvider: (req: Request, token: string, done: (error: unknown, secret?: string) => void) => {
-          const found = keys.keyFor(token);
-          if (!found) {
-            const result = keys.verify(token);
-            return done(new ChattyError(result.ok ? 'token_invalid' : result.code, undefined, undefined, BEARER));
-          }
-          req.tokenKeyId = found.keyId;
-          req.token = token;
+          const result = keys.verify(token);
+          if (!result.ok) return done(new ChattyError(result.code, undefined, undefined, BEARER));
+          req.principal = result.principal;
           // a KeyObject, which jsonwebtoken takes though passport-jwt's types say string
-          done(null, found.key as KeyObject as unknown as string);
+          done(null, keys.secretOf(result.principal.keyId) as KeyObject as unknown as string);
         },
         algorithms: ['HS256'],
         passReqToCallback: true,
       },
-      (req: Request, payload: JwtPayload, done: (error: unknown, user?: Principal | false, info?: unknown) => void) => {
-        const principal = principalOf(payload, req.tokenKeyId!);
-        if (!principal) return done(null, false, new ChattyError('token_invalid', undefined, undefined, BEARER));
-        keys.remember(req.token!, principal);
-        done(null, principal);
-      },
+      (req: Request, _payload: unknown, done: (error: unknown, user?: Principal) => void) => done(null, req.principal),
       keys,
     ),
   );

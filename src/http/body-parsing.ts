@@ -88,5 +88,8 @@ function translate(error: unknown): unknown {
   if (type === 'entity.parse.failed') return new ChattyError('invalid_json', 'The request body is not valid JSON');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new ChattyError('unsupported_media_type', 'Send the body as UTF-8 JSON');
   if (type === 'request.aborted') return new ChattyError('invalid_body', 'The request body was cut short');
+  // anything else body-parser refuses (a corrupt gzip or deflate body, say) is the client's fault too
+  const status = (error as { status?: number }).status;
+  if (status !== undefined && status >= 400 && status < 500) return new ChattyError('invalid_body', 'The request body could not be read');
   return error;
 }

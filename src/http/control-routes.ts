@@ -6,7 +6,10 @@ import type { Notifications } from '../notifications.js';
 import type { PresenceTracker } from '../realtime/presence.js';
 import type { Store } from '../store/store.js';
 import type { SubscriptionAction, Subscriptions } from '../subscriptions.js';
-import { pageOf, parsePage, send, serialize } from './jsonapi.js';
+import { MAX_PAGE_SIZE, nextLink, pageOf, parsePage, send, serialize } from './jsonapi.js';
+
+/** How many subscribers one `online=true` request may look at before answering with `links.next`. */
+export const MAX_PARTICIPANTS_SCANNED = 10_000;
 
 interface ControlRouteDeps {
   store: Store;
@@ -74,20 +77,34 @@ export function controlRoutes({ store, notifications, subscriptions, presence }:
       throw new ChattyError('invalid_parameter', 'online must be true or false', { parameter: 'online' });
     }
     const page = parsePage(req);
+    if (online !== 'true') {
+      const ids = await store.subscribersOf(channel, { after: page.after, size: page.size + 1 });
+      const users = await Promise.all(ids.map(async (id) => ({ id, online: (await presence.connections(id)) > 0 })));
+      const { items, links } = pageOf(req, users, page, (user) => user.id);
+      return send(res, 200, serialize.participants(items, { links }));
+    }
+    // online only: read on until the page is full, the channel is exhausted, or a bounded number of
+    // subscribers was scanned; links.next then resumes from where the scan stopped
     const found: { id: UserId; online: boolean }[] = [];
     let after = page.after;
-    // with online=true, read on until the page is full or the channel is exhausted
+    let scanned = 0;
+    let exhausted = false;
     for (;;) {
-      const batch = await store.subscribersOf(channel, { after, size: page.size + 1 });
-      for (const id of batch) {
-        const isOnline = (await presence.connections(id)) > 0;
-        if (online !== 'true' || isOnline) found.push({ id, online: isOnline });
+      const batch = await store.subscribersOf(channel, { after, size: MAX_PAGE_SIZE });
+      let read = 0;
+      for (; read < batch.length && found.length < page.size; read++) {
+        after = batch[read]!;
+        if ((await presence.connections(after)) > 0) found.push({ id: after, online: true });
       }
-      if (batch.length < page.size + 1 || found.length > page.size) break;
-      after = batch.at(-1);
+      scanned += read;
+      if (read === batch.length && batch.length < MAX_PAGE_SIZE) {
+        exhausted = true;
+        break;
+      }
+      if (found.length >= page.size || scanned >= MAX_PARTICIPANTS_SCANNED) break;
     }
-    const { items, links } = pageOf(req, found.slice(0, page.size + 1), page, (user) => user.id);
-    send(res, 200, serialize.participants(items, { links }));
+    const links: Record<string, string> = exhausted || after === undefined ? {} : { next: nextLink(req, after, page.size) };
+    send(res, 200, serialize.participants(found, { links }));
   });
 
   router.get('/search/online', async (req, res) => {

@@ -68,11 +68,16 @@ export function parsePage(req: Request): Page {
 export function pageOf<T>(req: Request, items: T[], page: Page, idOf: (item: T) => string): { items: T[]; links: { next?: string } } {
   if (items.length <= page.size) return { items, links: {} };
   const kept = items.slice(0, page.size);
+  return { items: kept, links: { next: nextLink(req, idOf(kept.at(-1)!), page.size) } };
+}
+
+/** This request's URL with `page[after]` and `page[size]` set for the next page. */
+export function nextLink(req: Request, after: string, size: number): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(req.query)) {
     if (name !== 'page[after]' && typeof value === 'string') params.set(name, value);
   }
-  params.set('page[after]', idOf(kept.at(-1)!));
-  params.set('page[size]', String(page.size));
-  return { items: kept, links: { next: `${req.baseUrl}${req.path}?${params.toString()}` } };
+  params.set('page[after]', after);
+  params.set('page[size]', String(size));
+  return `${req.baseUrl}${req.path}?${params.toString()}`;
 }

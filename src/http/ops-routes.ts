@@ -1,5 +1,6 @@
 /** Health, readiness and metrics (contract §7). */
 import { Router } from 'express';
+import { ChattyError, toJsonApiError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { send } from './jsonapi.js';
 
@@ -24,10 +25,8 @@ export function opsRoutes(metrics: Metrics, checks: readonly ReadinessCheck[], i
       }
     }
     if (ready) return send(res, 200, { meta: { status: 'ready', checks: results } });
-    send(res, 503, {
-      errors: [{ status: '503', code: 'unavailable', title: 'Service unavailable', detail: isDraining() ? 'The server is shutting down' : 'A dependency is unreachable' }],
-      meta: { checks: results },
-    });
+    const error = new ChattyError('unavailable', isDraining() ? 'The server is shutting down' : 'A dependency is unreachable');
+    send(res, error.status, { errors: [toJsonApiError(error)], meta: { checks: results } });
   });
 
   router.get('/metrics', async (_req, res) => {

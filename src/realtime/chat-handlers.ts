@@ -61,6 +61,7 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
       'chat:send',
       async (socket, payload) => {
         const p = parsePayload('send', payload);
+        if (!eventLog.durable) throw new ChattyError('unavailable', 'Chat needs the event log (EVENT_LOG=durable)');
         take(socket, 'send');
         const channel = await conversation(socket, p);
         const message = await eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: Date.now() });
@@ -90,7 +91,8 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
         const p = parsePayload('history', payload);
         const channel = await conversation(socket, p);
         const [messages, positions] = await Promise.all([store.history(channel, p.before, p.limit ?? DEFAULT_HISTORY_LIMIT), store.readPositions(channel)]);
-        const receipts: Record<UserId, number> = {};
+        // no prototype: "__proto__" is a valid user id
+        const receipts: Record<UserId, number> = Object.create(null);
         for (const position of positions) receipts[position.userId] = position.messageId;
         return { channel, messages: messages.map(chatMessagePayload), receipts };
       },

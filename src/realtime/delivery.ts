@@ -13,8 +13,9 @@ export function createDeliver(io: ChattyIo): Deliver {
       return;
     }
     for (const emit of planNotify(event.target)) {
-      const operator = emit.except.length > 0 ? io.to(emit.rooms as string[]).except(emit.except as string[]) : io.to(emit.rooms as string[]);
-      operator.emit(event.event, ...notificationArgs(event, emit.origin));
+      io.to(emit.rooms as string[])
+        .except(emit.except as string[])
+        .emit(event.event, ...notificationArgs(event, emit.origin));
     }
   };
 }

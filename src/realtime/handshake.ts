@@ -4,10 +4,10 @@
  * `data.code` comes from the error registry.
  */
 import type http from 'node:http';
-import { parse as parseCookie } from 'cookie';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { EventId } from '../store/store.js';
 import type { SigningKeys } from '../signing-keys.js';
+import { bearerToken, cookieToken } from '../token-sources.js';
 import type { ChattySocket } from './types.js';
 
 type Handshake = { auth: Record<string, unknown>; headers: http.IncomingHttpHeaders };
@@ -15,10 +15,7 @@ type Handshake = { auth: Record<string, unknown>; headers: http.IncomingHttpHead
 /** Finds the handshake's token: `auth.token`, then `Authorization: Bearer`, then the `jwt` cookie. */
 export function handshakeToken(handshake: Handshake): string | undefined {
   if (typeof handshake.auth?.token === 'string' && handshake.auth.token !== '') return handshake.auth.token;
-  const bearer = /^bearer\s+(\S+)\s*$/i.exec(handshake.headers.authorization ?? '');
-  if (bearer) return bearer[1];
-  const cookie = handshake.headers.cookie;
-  return cookie ? parseCookie(cookie).jwt || undefined : undefined;
+  return bearerToken(handshake.headers.authorization) ?? cookieToken(handshake.headers.cookie);
 }
 
 /**
@@ -30,6 +27,22 @@ export function handshakeLastEventId(handshake: Handshake): EventId | undefined 
   if (value === undefined || value === null || value === '') return undefined;
   const id = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
   return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : null;
+}
+
+/**
+ * Whether a handshake may proceed, judged by its Origin: browsers send one, and only pages of this
+ * server or of CORS_ORIGINS may open sockets. The WebSocket upgrade is not covered by Socket.IO's
+ * CORS option, and a socket can authenticate with the login cookie, so without this check any
+ * same-site page could act as the logged-in user. Clients that send no Origin are not browsers.
+ */
+export function originAllowed(request: http.IncomingMessage, corsOrigins: readonly string[]): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined || corsOrigins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
 }
 
 function connectError(code: ErrorCode, message: string = ERRORS[code].title): Error {

@@ -15,7 +15,7 @@ import { admit } from './admission.js';
 import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
 import { ChannelSizes } from './channel-sizes.js';
-import { authenticateHandshake, handshakeLastEventId } from './handshake.js';
+import { authenticateHandshake, handshakeLastEventId, originAllowed } from './handshake.js';
 import { Membership } from './membership.js';
 import type { PresenceTracker } from './presence.js';
 import { armExpiry, refreshHandler } from './token-lifetime.js';
@@ -48,6 +48,10 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     serveClient: true,
     maxHttpBufferSize: 64 * 1024,
     cors: deps.corsOrigins.length > 0 ? { origin: [...deps.corsOrigins], credentials: true } : undefined,
+    allowRequest: (request, callback) => {
+      if (originAllowed(request, deps.corsOrigins)) callback(null, true);
+      else callback('origin not allowed', false);
+    },
   });
   const channelSizes = new ChannelSizes(store);
   const membership = new Membership(io, channelSizes);
@@ -98,7 +102,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   }
   function onDisconnect(this: ChattySocket): void {
     metrics.sockets.dec();
-    clearTimeout(this.data.expiryTimer);
+    this.data.expiry?.cancel();
     if (!this.data.present) return;
     this.data.present = false;
     const userId = this.data.principal.sub;

@@ -6,23 +6,19 @@ import { parsePayload } from '../chat-payloads.js';
 import { ChattyError } from '../errors.js';
 import { keyRoom } from '../names.js';
 import type { SigningKeys } from '../signing-keys.js';
+import { runAt } from '../timers.js';
 import type { Handler } from './acks.js';
 import type { ChattySocket } from './types.js';
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** (Re)arms the timer that ends the socket when its token expires. */
 export function armExpiry(socket: ChattySocket): void {
-  clearTimeout(socket.data.expiryTimer);
+  socket.data.expiry?.cancel();
   const exp = socket.data.principal.exp;
   if (exp === undefined) return;
-  const fire = () => {
-    // a timer longer than setTimeout allows fires early: wait again
-    if (exp * 1000 > Date.now()) return armExpiry(socket);
+  socket.data.expiry = runAt(exp * 1000, () => {
     socket.emit('auth:expired', { reason: 'token_expired' });
     socket.disconnect(true);
-  };
-  socket.data.expiryTimer = setTimeout(fire, Math.max(0, Math.min(exp * 1000 - Date.now(), MAX_TIMER_MS)));
+  });
 }
 
 /** `auth:refresh {token}`: a valid token for the same user, expiring no earlier, extends the socket's life. */

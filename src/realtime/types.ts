@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import type { Principal } from '../tokens.js';
+import type { ScheduledRun } from '../timers.js';
 import type { TokenBucket } from './token-bucket.js';
 
 /** What Chatty keeps on each socket. */
@@ -9,7 +10,8 @@ export interface SocketData {
   admitted: Promise<boolean>;
   /** Whether it counted towards presence (so its disconnect must be counted too). */
   present: boolean;
-  expiryTimer?: NodeJS.Timeout;
+  /** Ends the socket when its token expires. */
+  expiry?: ScheduledRun;
   /** Flood control, made on the first chat event. */
   buckets?: { send?: TokenBucket; typing?: TokenBucket };
   /** The user's channels as the socket leaves, for the offline announcement. */
