@@ -7,16 +7,23 @@
  *   const config = loadConfig({ PORT: '0' }); // tests: an explicit environment, no .env
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import bytes from 'bytes';
 import dotenv from 'dotenv';
 import ms from 'ms';
 import { z } from 'zod';
+import { passwordSchema, usernameSchema } from './src/credentials.js';
 
 export type NodeEnv = 'development' | 'test' | 'production';
 export type Registration = 'open' | 'closed';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type EventLogMode = 'durable' | 'off';
+/**
+ * Express's `trust proxy` setting: `false` (trust no proxy), a hop count, or a comma-separated
+ * list of addresses, CIDR ranges and the names `loopback`, `linklocal`, `uniquelocal`.
+ */
+export type TrustProxy = false | number | string;
 
 export interface Config {
   readonly port: number;
@@ -46,6 +53,8 @@ export interface Config {
    * presence channels avoid. `presence:query` answers for any channel.
    */
   readonly presenceLimit: number;
+  /** Which proxies' `X-Forwarded-For` to believe, so rate limits see client addresses. */
+  readonly trustProxy: TrustProxy;
 }
 
 /** Thrown for an invalid environment; its message is the one line start-up prints. */
@@ -72,17 +81,64 @@ const ALIASES = {
   EVENT_LOG: ['EVENT_LOG'],
   SECURE_COOKIES: ['SECURE_COOKIES'],
   PRESENCE_LIMIT: ['PRESENCE_LIMIT'],
+  TRUST_PROXY: ['TRUST_PROXY'],
 } as const;
 type VariableName = keyof typeof ALIASES;
 
-const duration = () =>
+/**
+ * A duration up to `max` (written as `maxText`), in milliseconds. The cap keeps absurd values
+ * from reaching the code that computes dates from them: a token lifetime of 10^20 seconds passes
+ * as a finite number but makes an invalid cookie date, and the login that tries it fails.
+ */
+const duration = (max: number, maxText: string) =>
   z.string().transform((text, ctx) => {
     const value = /^\d+$/.test(text) ? Number(text) * 1000 : ms(text as ms.StringValue);
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 15m, 1h or 7d' });
       return z.NEVER;
     }
+    if (value > max) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${maxText}` });
+      return z.NEVER;
+    }
     return value;
+  });
+
+/** The longest accepted `TOKEN_TTL` and `HISTORY_TTL`. */
+export const MAX_TOKEN_TTL_MS = ms('1y');
+export const MAX_HISTORY_TTL_MS = ms('10y');
+
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+// beyond an IP packet's maximum TTL a hop count means nothing
+const MAX_PROXY_HOPS = 255;
+
+/** A named range, an IP address, or one with a `/prefix` length: a subset of what Express's proxy-addr compiles. */
+function isProxyRange(item: string): boolean {
+  if (PROXY_RANGE_NAMES.has(item)) return true;
+  const [address = '', prefix, ...rest] = item.split('/');
+  const family = net.isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  // a /0 range would trust every address, and proxy-addr refuses it
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const trustProxy = () =>
+  z.string().transform((text, ctx): TrustProxy => {
+    if (text === 'false') return false;
+    // Express would take it, but then every client picks its own address and escapes the rate limits
+    if (text === 'true') {
+      ctx.addIssue({ code: 'custom', message: 'true would let any client choose its address; give a hop count or the proxies\' addresses instead' });
+      return z.NEVER;
+    }
+    if (/^\d+$/.test(text)) {
+      if (Number(text) <= MAX_PROXY_HOPS) return Number(text);
+    } else {
+      const items = text.split(',').map((item) => item.trim());
+      if (items.every(isProxyRange)) return items.join(',');
+    }
+    ctx.addIssue({ code: 'custom', message: `must be false, a hop count from 0 to ${MAX_PROXY_HOPS}, or a comma-separated list of loopback, linklocal, uniquelocal, addresses and CIDR ranges` });
+    return z.NEVER;
   });
 
 const schema = z.object({
@@ -109,19 +165,18 @@ const schema = z.object({
     .string()
     .default('')
     .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean)),
-  TOKEN_TTL: duration().default(ms('1h')),
+  TOKEN_TTL: duration(MAX_TOKEN_TTL_MS, '1 year').default(ms('1h')),
   REGISTRATION: z.enum(['open', 'closed']).default('open'),
-  ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, 'must be 3–64 of A-Z a-z 0-9 _ . -').optional(),
-  ADMIN_PASSWORD: z
-    .string()
-    .refine((text) => Buffer.byteLength(text) >= 8 && Buffer.byteLength(text) <= 72, 'must be 8–72 bytes')
-    .optional(),
-  HISTORY_TTL: duration().default(ms('7d')),
+  ADMIN_USERNAME: usernameSchema.optional(),
+  ADMIN_PASSWORD: passwordSchema.optional(),
+  HISTORY_TTL: duration(MAX_HISTORY_TTL_MS, '10 years').default(ms('7d')),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   EVENT_LOG: z.enum(['durable', 'off']).default('durable'),
   SECURE_COOKIES: z.enum(['true', 'false']).optional(),
   PRESENCE_LIMIT: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must be 0 or more').max(1_000_000, 'must be at most 1000000').default(100),
+  // loopback: a proxy on the same host, and nothing a remote client can forge
+  TRUST_PROXY: trustProxy().default('loopback'),
 });
 
 /** Picks each variable from its first set alias; empty strings count as unset. */
@@ -172,6 +227,7 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
     eventLog: v.EVENT_LOG,
     secureCookies: v.SECURE_COOKIES ? v.SECURE_COOKIES === 'true' : v.NODE_ENV === 'production',
     presenceLimit: v.PRESENCE_LIMIT,
+    trustProxy: v.TRUST_PROXY,
   });
 }
 

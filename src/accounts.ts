@@ -4,19 +4,14 @@
  */
 import bcrypt from 'bcryptjs';
 import { z } from 'zod';
+import { passwordSchema, usernameSchema } from './credentials.js';
 import { ChattyError } from './errors.js';
 import type { Store } from './store/store.js';
 import type { Role } from './tokens.js';
 
 export const BCRYPT_COST = 10;
 
-const credentialsSchema = z.object({
-  username: z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, 'username must be 3–64 of A-Z a-z 0-9 _ . -'),
-  password: z
-    .string()
-    .refine((p) => Buffer.byteLength(p) >= 8, 'password must be at least 8 bytes')
-    .refine((p) => Buffer.byteLength(p) <= 72, 'password must be at most 72 bytes'),
-});
+const credentialsSchema = z.object({ username: usernameSchema, password: passwordSchema });
 
 export interface Credentials {
   username: string;
@@ -29,7 +24,7 @@ export function parseCredentials(body: unknown): Credentials {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = String(issue.path[0] ?? '');
-  const detail = issue.code === 'invalid_type' ? `${field || 'body'} must be a string` : issue.message;
+  const detail = issue.code === 'invalid_type' ? `${field || 'body'} must be a string` : `${field} ${issue.message}`;
   throw new ChattyError('validation_failed', detail, { pointer: field ? `/${field}` : '' });
 }
 

@@ -63,7 +63,8 @@ export function createApp(deps: AppDeps): express.Express {
   const { config, logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // req.ip, which the rate limits key on, is the client's address only if the proxies are trusted
+  app.set('trust proxy', config.trustProxy);
   app.set('query parser', 'simple');
   // API responses are never cached (no-store), so hashing each one for an ETag is wasted work
   app.set('etag', false);

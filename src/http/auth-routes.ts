@@ -1,6 +1,6 @@
 /** `/auth/*` (contract §3): accounts, login cookie, token check and key rotation. */
 import { Router, type CookieOptions, type NextFunction, type Request, type Response } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Options as RateLimitOptions } from 'express-rate-limit';
 import { parseCredentials, type Accounts } from '../accounts.js';
 import type { Config } from '../../config.js';
 import { ChattyError } from '../errors.js';
@@ -13,7 +13,28 @@ export const MIN_SECRET_LENGTH = 32;
 export const MAX_GRACE_SECONDS = 30 * 24 * 3600;
 /** Failed logins allowed per client address and username in LOGIN_WINDOW_MS. */
 export const LOGIN_FAILURES_ALLOWED = 10;
+/**
+ * Failed logins allowed per client address, whatever the username, in LOGIN_WINDOW_MS: one address
+ * trying a few passwords on many usernames, each attempt costing a bcrypt comparison.
+ */
+export const LOGIN_IP_FAILURES_ALLOWED = 100;
 export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
+/** Registration attempts allowed per client address in REGISTER_WINDOW_MS, successful or not: each may cost a bcrypt hash. */
+export const REGISTER_ATTEMPTS_ALLOWED = 20;
+export const REGISTER_WINDOW_MS = 60 * 60 * 1000;
+
+/** How many requests each limiter allows in its window. */
+export interface AuthLimits {
+  loginFailures: number;
+  loginIpFailures: number;
+  registerAttempts: number;
+}
+
+export const AUTH_LIMITS: Readonly<AuthLimits> = Object.freeze({
+  loginFailures: LOGIN_FAILURES_ALLOWED,
+  loginIpFailures: LOGIN_IP_FAILURES_ALLOWED,
+  registerAttempts: REGISTER_ATTEMPTS_ALLOWED,
+});
 
 interface AuthRouteDeps {
   config: Config;
@@ -21,44 +42,62 @@ interface AuthRouteDeps {
   keys: SigningKeys;
   auth: ReturnType<typeof createPassport>;
   logger: Logger;
+  /** Smaller limits for tests: reaching a hundred failed logins costs a hundred bcrypt comparisons. */
+  limits?: Partial<AuthLimits>;
 }
 
-export function authRoutes({ config, accounts, keys, auth, logger }: AuthRouteDeps): Router {
+export function authRoutes({ config, accounts, keys, auth, logger, limits: given }: AuthRouteDeps): Router {
+  const limits = { ...AUTH_LIMITS, ...given };
   const router = Router();
   const cookie: CookieOptions = { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, path: '/' };
 
-  const loginLimiter = rateLimit({
+  // the limiters are this router's own (in memory), so every server counts for itself
+  const loginLimiter = limiter('Too many failed logins; try again later', {
     windowMs: LOGIN_WINDOW_MS,
-    limit: LOGIN_FAILURES_ALLOWED,
+    limit: limits.loginFailures,
     skipSuccessfulRequests: true,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
     keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? '')}|${typeof req.body?.username === 'string' ? req.body.username : ''}`,
-    handler: (_req, _res, next, options) => {
-      next(new ChattyError('rate_limited', 'Too many failed logins; try again later', undefined, { 'Retry-After': String(Math.ceil(options.windowMs / 1000)) }));
-    },
+  });
+  const loginIpLimiter = limiter('Too many failed logins from this address; try again later', {
+    windowMs: LOGIN_WINDOW_MS,
+    limit: limits.loginIpFailures,
+    skipSuccessfulRequests: true,
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
+  });
+  const registerLimiter = limiter('Too many registrations from this address; try again later', {
+    windowMs: REGISTER_WINDOW_MS,
+    limit: limits.registerAttempts,
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
   });
 
-  router.post('/register', async (req, res) => {
-    if (config.registration !== 'open') throw new ChattyError('registration_closed');
+  // closed registration answers 403 before the limiter: it costs nothing and should say why
+  const registrationOpen = (_req: Request, _res: Response, next: NextFunction) => next(config.registration === 'open' ? undefined : new ChattyError('registration_closed'));
+
+  router.post('/register', registrationOpen, registerLimiter, async (req, res) => {
     const account = await accounts.register(parseCredentials(req.body));
     logger.info({ username: account.username }, 'account registered');
     send(res, 201, serialize.users({ id: account.username, username: account.username, role: account.role, createdAt: new Date(account.createdAt).toISOString() }));
   });
 
-  router.post('/login', loginLimiter, (req: Request, res: Response, next: NextFunction) => {
+  router.post('/login', loginIpLimiter, loginLimiter, (req: Request, res: Response, next: NextFunction) => {
     const { username, password } = (req.body ?? {}) as Record<string, unknown>;
     if (typeof username !== 'string' || typeof password !== 'string') {
       return next(new ChattyError('validation_failed', 'username and password must be strings', { pointer: typeof username !== 'string' ? '/username' : '/password' }));
     }
     auth.passport.authenticate('local', { session: false }, (error: unknown, account: { username: string; role: 'admin' | 'service' | 'user' } | false) => {
-      if (error) return next(error);
-      if (!account) return next(new ChattyError('invalid_credentials', 'Unknown username or wrong password'));
-      const now = Date.now();
-      const token = keys.sign({ sub: account.username, role: account.role }, config.tokenTtlSeconds, now);
-      const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
-      res.cookie('jwt', token, { ...cookie, expires: expiresAt });
-      send(res, 200, serialize.tokens({ token, expiresAt: expiresAt.toISOString() }));
+      // the local strategy calls back from a promise: a throw here would be an unhandled
+      // rejection and a request left hanging, not a 500
+      try {
+        if (error) return next(error);
+        if (!account) return next(new ChattyError('invalid_credentials', 'Unknown username or wrong password'));
+        const now = Date.now();
+        const token = keys.sign({ sub: account.username, role: account.role }, config.tokenTtlSeconds, now);
+        const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
+        res.cookie('jwt', token, { ...cookie, expires: expiresAt });
+        send(res, 200, serialize.tokens({ token, expiresAt: expiresAt.toISOString() }));
+      } catch (thrown) {
+        next(thrown);
+      }
     })(req, res, next);
   });
 
@@ -84,6 +123,18 @@ export function authRoutes({ config, accounts, keys, auth, logger }: AuthRouteDe
   });
 
   return router;
+}
+
+/** A rate limiter answering through the error registry: `429 rate_limited` with `Retry-After`. */
+function limiter(detail: string, options: Pick<RateLimitOptions, 'windowMs' | 'limit' | 'keyGenerator'> & Partial<Pick<RateLimitOptions, 'skipSuccessfulRequests'>>) {
+  return rateLimit({
+    ...options,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    handler: (_req, _res, next, { windowMs }) => {
+      next(new ChattyError('rate_limited', detail, undefined, { 'Retry-After': String(Math.ceil(windowMs / 1000)) }));
+    },
+  });
 }
 
 function parseRotation(body: unknown): { secret: string; graceSeconds: number } {
