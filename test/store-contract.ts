@@ -94,6 +94,19 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.subscribersOf('posts-1', { size: 10 })).to.deep.equal([]);
       });
 
+      it('applies a batch of changes in one transaction, in order, counting each', async () => {
+        await store.subscribe(['alice'], ['posts-1']);
+        const counts = await store.changeSubscriptions([
+          { action: 'subscribe', users: ['alice', 'bob'], channels: ['posts-1', 'posts-2'] },
+          { action: 'unsubscribe', users: ['bob'], channels: ['posts-1'] },
+          { action: 'unsubscribe', users: ['carol'], channels: ['posts-1'] },
+          { action: 'subscribe', users: ['bob'], channels: ['posts-1'] },
+        ]);
+        expect(counts).to.deep.equal([3, 1, 0, 1]);
+        expect(await store.subscribersOf('posts-1', { size: 10 })).to.deep.equal(['alice', 'bob']);
+        expect(await store.changeSubscriptions([])).to.deep.equal([]);
+      });
+
       it('handles ten thousand users in one call', async () => {
         const users = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
         expect(await store.subscribe(users, ['a-1', 'b-2'])).to.equal(20_000);

@@ -23,6 +23,7 @@ import type {
   PageRequest,
   ReadPosition,
   Store,
+  SubscriptionChange,
 } from './store.js';
 
 interface EventRow {
@@ -201,21 +202,30 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async subscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number> {
+  async changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<number[]> {
     const now = Date.now();
-    return this.db.transaction(() => {
-      let changed = 0;
-      for (const user of users) for (const channel of channels) changed += this.sql.subscribe.run(user, channel, now).changes;
-      return changed;
-    })();
+    return this.db.transaction(() =>
+      changes.map(({ action, users, channels }) => {
+        let changed = 0;
+        for (const user of users) {
+          for (const channel of channels) {
+            const result = action === 'subscribe' ? this.sql.subscribe.run(user, channel, now) : this.sql.unsubscribe.run(user, channel);
+            changed += result.changes;
+          }
+        }
+        return changed;
+      }),
+    )();
+  }
+
+  async subscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number> {
+    const [changed] = await this.changeSubscriptions([{ action: 'subscribe', users, channels }]);
+    return changed!;
   }
 
   async unsubscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number> {
-    return this.db.transaction(() => {
-      let changed = 0;
-      for (const user of users) for (const channel of channels) changed += this.sql.unsubscribe.run(user, channel).changes;
-      return changed;
-    })();
+    const [changed] = await this.changeSubscriptions([{ action: 'unsubscribe', users, channels }]);
+    return changed!;
   }
 
   async subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]> {

@@ -57,6 +57,12 @@ export type LoggedEvent = NewEvent & { readonly id: EventId };
 export type LoggedNotification = NewNotification & { readonly id: EventId };
 export type ChatMessage = NewChatMessage & { readonly id: EventId };
 
+export interface SubscriptionChange {
+  readonly action: 'subscribe' | 'unsubscribe';
+  readonly users: readonly UserId[];
+  readonly channels: readonly ChannelName[];
+}
+
 export interface ReadPosition {
   readonly userId: UserId;
   readonly channel: ConversationName;
@@ -84,6 +90,11 @@ export interface Store {
   saveKeys(keys: readonly SigningKey[]): Promise<void>;
 
   // subscriptions
+  /**
+   * Applies several subscription changes in one durable transaction, in order; returns for each
+   * how many (user, channel) pairs it actually added or removed.
+   */
+  changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<number[]>;
   /** Adds every (user, channel) pair; returns how many were new. */
   subscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number>;
   /** Removes every (user, channel) pair; returns how many existed. */
