@@ -26,27 +26,6 @@ const BEARER = { 'WWW-Authenticate': 'Bearer' };
 /** The Bearer header's token, else the `jwt` cookie's (parsed only then). */
 const extractToken = (req: Request): string | null => bearerToken(req.headers.authorization) ?? cookieToken(req.headers.cookie) ?? null;
 
-/**
- * passport-jwt, answering from the verified-token cache when it can: the full check runs the
- * first time a token is seen, and again once its key or `exp` may have changed the answer.
- */
-class CachingJwtStrategy extends JwtStrategy {
-  constructor(
-    options: ConstructorParameters<typeof JwtStrategy>[0],
-    verify: ConstructorParameters<typeof JwtStrategy>[1],
-    private readonly keys: SigningKeys,
-  ) {
-    super(options, verify);
-  }
-
-  override authenticate(req: Request, options?: object): void {
-    const token = extractToken(req);
-    const cached = token ? this.keys.cached(token) : undefined;
-    if (cached) return this.success(cached);
-    super.authenticate(req, options);
-  }
-}
-
 /** A Passport instance of this server's own, so that several servers can share a process. */
 export function createPassport(keys: SigningKeys, accounts: Accounts) {
   const passport = new passportModule.Passport();
@@ -61,7 +40,7 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
   );
 
   passport.use(
-    new CachingJwtStrategy(
+    new JwtStrategy(
       {
         jwtFromRequest: extractToken,
         // our rules first (kid, every valid key, sub and role); passport-jwt then checks the
@@ -77,21 +56,30 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
         passReqToCallback: true,
       },
       (req: Request, _payload: unknown, done: (error: unknown, user?: Principal) => void) => done(null, req.principal),
-      keys,
     ),
   );
 
-  /** Requires a valid token; with `roles`, one of those roles too (403 otherwise). */
+  /**
+   * Requires a valid token; with `roles`, one of those roles too (403 otherwise). A token verified
+   * before (and still valid: same exp, key not retired) is taken from the cache; any other goes
+   * through passport-jwt.
+   */
   function requireToken(...roles: Role[]): RequestHandler {
+    const admit = (req: Request, principal: Principal, next: NextFunction) => {
+      if (roles.length > 0 && !roles.includes(principal.role)) {
+        return next(new ChattyError('forbidden', `This route needs the ${roles.join(' or ')} role`));
+      }
+      req.principal = principal;
+      next();
+    };
     return (req: Request, res: Response, next: NextFunction) => {
+      const token = extractToken(req);
+      const known = token ? keys.cached(token) : undefined;
+      if (known) return admit(req, known, next);
       passport.authenticate('jwt', { session: false }, (error: unknown, principal: Principal | false, info: unknown) => {
         if (error) return next(error);
         if (!principal) return next(tokenFailure(info));
-        if (roles.length > 0 && !roles.includes(principal.role)) {
-          return next(new ChattyError('forbidden', `This route needs the ${roles.join(' or ')} role`));
-        }
-        req.principal = principal;
-        next();
+        admit(req, principal, next);
       })(req, res, next);
     };
   }

@@ -31,8 +31,13 @@ export const serialize = {
   keys: serializer('keys', ['createdAt', 'previousKeysExpireAt']),
 };
 
+/** Writes a JSON:API document directly: Express's res.send adds nothing an API response needs. */
 export function send(res: Response, status: number, document: unknown): void {
-  res.status(status).type(JSON_API).send(JSON.stringify(document));
+  const body = JSON.stringify(document);
+  res.statusCode = status;
+  res.setHeader('Content-Type', `${JSON_API}; charset=utf-8`);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 export const DEFAULT_PAGE_SIZE = 100;
