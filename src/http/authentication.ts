@@ -1,7 +1,8 @@
 /**
  * Passport for HTTP: passport-local checks passwords at login, passport-jwt checks tokens from the
  * `Authorization: Bearer` header or the `jwt` cookie. Token rules live in tokens.ts and are the
- * same for sockets; passport-jwt then re-checks the signature with the key they picked.
+ * same for sockets; passport-jwt then re-checks the signature with the key they picked. A token
+ * verified before is answered from the SigningKeys cache without passport.
  */
 import type { KeyObject } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -21,7 +22,6 @@ declare module 'express-serve-static-core' {
 }
 
 const BEARER = { 'WWW-Authenticate': 'Bearer' };
-
 
 /** The Bearer header's token, else the `jwt` cookie's (parsed only then). */
 const extractToken = (req: Request): string | null => bearerToken(req.headers.authorization) ?? cookieToken(req.headers.cookie) ?? null;
