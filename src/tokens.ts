@@ -47,7 +47,7 @@ export function verifyToken(token: string | undefined | null, ring: KeyRing, now
  * The keys that may have signed `token`, from its header alone: the one its `kid` names, or every
  * valid key when it has none. Empty for a malformed header or an `alg` other than HS256.
  */
-export function candidateKeys(token: string, ring: KeyRing, now: number): SigningKey[] {
+function candidateKeys(token: string, ring: KeyRing, now: number): SigningKey[] {
   const dot = token.indexOf('.');
   if (dot <= 0) return [];
   let header: { alg?: unknown; kid?: unknown };
@@ -63,7 +63,7 @@ export function candidateKeys(token: string, ring: KeyRing, now: number): Signin
 }
 
 /** Who verified claims speak for, or undefined when `sub`, `role` or `exp` break the rules. */
-export function principalOf(claims: jwt.JwtPayload, keyId: KeyId): Principal | undefined {
+function principalOf(claims: jwt.JwtPayload, keyId: KeyId): Principal | undefined {
   const role = claims.role ?? 'user';
   if (typeof claims.sub !== 'string' || !isValidName(claims.sub) || !ROLES.includes(role)) return undefined;
   if (claims.exp !== undefined && typeof claims.exp !== 'number') return undefined;
