@@ -230,6 +230,28 @@ describe('browser client, end to end (issue 6)', function () {
     }
   });
 
+  it('replays what a page missed while it was away, from the last event id it kept', async () => {
+    const server = await start();
+    const { api, alice, bob, bobName } = await twoUsersInRoom(server);
+    await send(alice.page, 'while you were here');
+    await message(bob.page, 'while you were here').waitFor();
+
+    // Bob's tab leaves the page (its socket closes) but keeps its sessionStorage and cookie.
+    await bob.page.goto('about:blank');
+    await send(alice.page, 'while you were away');
+    const res = await api.post(`/control/notify?method=users:${bobName}`, { event: 'away-note', attributes: { n: 1 } });
+    expect(res.status, JSON.stringify(res.body)).to.equal(202);
+
+    // Back in the same tab: the page reconnects with its lastEventId and gets both, a notification
+    // (which is in no history, so only replay can bring it) and the chat message.
+    await bob.page.goto(server.url + '/');
+    await waitForState(bob.page, 'connected');
+    await bob.page.locator('#notification-list li.notification[data-event="away-note"]').waitFor();
+    expect(await bob.page.locator('#notification-list li.notification[data-event="away-note"]').count()).to.equal(1);
+    await openConversation(bob.page, 'rooms-1');
+    await message(bob.page, 'while you were away').waitFor();
+  });
+
   it('loads older history on scroll, opens a private conversation by username, shows unread badges and presence', async () => {
     const server = await start();
     const aliceName = uniqueName('alice');
