@@ -346,13 +346,15 @@ describe('HTTP /control (contract §2, §4)', () => {
     });
 
     it('moves live sockets out of a channel before the unsubscribe response', async () => {
-      await world.api.post('/control/subscription/subscribe?method=users:alice', doc(['posts', '1']));
+      await world.subscribe(['alice', 'bob'], ['posts', '1']);
       const alice = await open('alice');
+      const bob = await open('bob');
       expect(alice.ready.channels).to.deep.equal(['posts-1']);
-      await world.api.post('/control/subscription/unsubscribe?method=users:alice', doc(['posts', '1']));
-      await world.api.post('/control/notify?method=channels:posts-1', { event: 'gone', attributes: {} });
-      await flush(alice);
+      await world.unsubscribe(['alice'], ['posts', '1']);
+      await world.notify('channels:posts-1', 'gone');
+      await flush(alice, bob);
       expect(alice.of('gone')).to.have.length(0);
+      expect(bob.of('gone'), 'the notify itself was delivered').to.have.length(1);
     });
 
     it('rejects bad documents with 422 and a pointer, and subscribes nothing', async () => {

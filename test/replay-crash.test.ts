@@ -9,7 +9,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,41 +27,30 @@ interface Child {
   running: boolean;
 }
 
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 const children = new Set<Child>();
 
-/** Starts `node bin/www` and resolves once `GET /readyz` answers 200. */
+/**
+ * Starts `node bin/www` on port 0 and resolves with its URL once its start-up log line says where
+ * it listens (the server logs that only when it is ready to serve).
+ */
 async function startChild(env: { dbPath: string; secret: string }): Promise<Child> {
-  const port = await freePort();
   const proc = spawn(process.execPath, ['bin/www'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
-      PORT: String(port),
+      PORT: '0',
       HOST: '127.0.0.1',
       NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
       JWT_SECRET: env.secret,
       DATABASE_URL: `sqlite:${env.dbPath}`,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    if (output.length < 200) output.push(chunk.toString());
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
   const child: Child = {
     proc,
-    url: `http://127.0.0.1:${port}`,
+    url: '',
     output,
     running: true,
     exited: new Promise((resolve) =>
@@ -74,20 +62,30 @@ async function startChild(env: { dbPath: string; secret: string }): Promise<Chil
     ),
   };
   children.add(child);
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (!child.running) throw new Error(`the server exited during start-up:\n${output.join('')}`);
-    try {
-      const res = await fetch(`${child.url}/readyz`);
-      await res.arrayBuffer();
-      if (res.status === 200) return child;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`the server was not ready within 15 s:\n${output.join('')}`);
-    // nothing to await but the port opening: poll
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const listening = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server was not ready within 15 s:\n${output.join('')}`)), 15_000);
+    let pending = '';
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (output.length < 200) output.push(line);
+        const port = /"msg":"chatty listening"/.test(line) ? (JSON.parse(line) as { port: number }).port : undefined;
+        if (port !== undefined) {
+          clearTimeout(timer);
+          resolve(port);
+        }
+      }
+    });
+    proc.stderr!.on('data', (chunk: Buffer) => output.length < 200 && output.push(chunk.toString()));
+    void child.exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited during start-up:\n${output.join('\n')}`));
+    });
+  });
+  child.url = `http://127.0.0.1:${await listening}`;
+  return child;
 }
 
 /** A logged event's id and copy as a socket received it (`meta.id` or a chat message's `id`). */

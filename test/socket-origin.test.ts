@@ -20,9 +20,12 @@ describe('socket handshakes and their Origin (contract §8 CORS_ORIGINS)', () =>
     for (const origin of ['https://evil.example', 'null', 'http://127.0.0.1:1']) {
       const error = await withOrigin(origin).then(
         () => expect.fail(`${origin} was admitted`),
-        (e: Error) => e,
+        (e: Error & { description?: { message?: string }; data?: unknown }) => e,
       );
-      expect(error.message, origin).to.be.a('string');
+      // refused at the upgrade with HTTP 400, before any token check (so no data.code)
+      expect(error.message, origin).to.equal('websocket error');
+      expect(error.description?.message, origin).to.match(/400/);
+      expect(error.data, origin).to.equal(undefined);
     }
     // and the server goes on serving
     expect((await world.open('bob')).ready.userId).to.equal('bob');

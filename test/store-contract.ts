@@ -38,8 +38,10 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
     });
 
     it('migrates idempotently and answers ping', async () => {
+      await store.subscribe(['alice'], ['posts-1']);
       await store.migrate();
       await store.ping();
+      expect(await store.channelsOf('alice'), 'a second migrate keeps the data').to.deep.equal(['posts-1']);
     });
 
     describe('accounts', () => {

@@ -41,8 +41,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** Every temporary database of this test run lives under one folder, removed when the run ends. */
+let runRoot: string | undefined;
+
 export function tempDbPath(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatty-test-'));
+  if (!runRoot) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'chatty-test-'));
+    process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+    runRoot = root;
+  }
+  const dir = fs.mkdtempSync(path.join(runRoot, 'db-'));
   return path.join(dir, 'chatty.db');
 }
 

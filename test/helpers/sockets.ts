@@ -57,32 +57,32 @@ export function connect(url: string, auth: Record<string, unknown>, options: { e
       waiters.push(check);
       check();
     });
+  const fail = (error: Error) => {
+    socket.close();
+    sockets.delete(socket);
+    return error;
+  };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timed out waiting for ready')), options.timeoutMs ?? 5000);
+    const timer = setTimeout(() => reject(fail(new Error('timed out waiting for ready'))), options.timeoutMs ?? 5000);
     socket.once('connect_error', (error) => {
       clearTimeout(timer);
-      socket.close();
-      sockets.delete(socket);
-      reject(error);
+      reject(fail(error));
     });
-    waitFor('ready', 1, options.timeoutMs ?? 5000).then(
-      ([args]) => {
-        clearTimeout(timer);
-        resolve({
-          socket,
-          ready: args![0] as Ready,
-          received,
-          of,
-          waitFor,
-          call: (event, payload, timeoutMs = 5000) => socket.timeout(timeoutMs).emitWithAck(event, payload),
-          close: () => {
-            socket.close();
-            sockets.delete(socket);
-          },
-        });
-      },
-      () => undefined,
-    );
+    socket.once('ready', (ready: unknown) => {
+      clearTimeout(timer);
+      resolve({
+        socket,
+        ready: ready as Ready,
+        received,
+        of,
+        waitFor,
+        call: (event, payload, timeoutMs = 5000) => socket.timeout(timeoutMs).emitWithAck(event, payload),
+        close: () => {
+          socket.close();
+          sockets.delete(socket);
+        },
+      });
+    });
   });
 }
 
@@ -90,9 +90,4 @@ export function connect(url: string, auth: Record<string, unknown>, options: { e
 export function closeAllSockets(): void {
   for (const socket of sockets) socket.close();
   sockets.clear();
-}
-
-/** Resolves after the event loop has turned `times` times: for "nothing more arrived" checks. */
-export async function settle(ms = 100): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
 }
