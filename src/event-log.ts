@@ -2,25 +2,20 @@
  * The event log (contract §6): every notification and chat message is committed here before any
  * socket sees it, then handed to the delivery function in id order.
  *
- * Appends are group-committed: everything that arrives while a commit (and its fsync) runs goes
- * into the next transaction, so durability costs one fsync per batch, not per request.
+ * Appends are group-committed (group-commit.ts): durability costs one fsync per batch, not per
+ * request.
  *
  * The log also remembers the last events it delivered, so a reconnecting socket can finish its
  * replay and join its rooms in one synchronous step, with no gap and no duplicate (see
  * realtime/admission.ts).
  */
 import type { EventLogMode } from '../config.js';
+import { GroupCommit } from './group-commit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { EventId, LoggedEvent, NewEvent, Store } from './store/store.js';
 
 export type Deliver = (event: LoggedEvent) => void;
-
-interface Pending {
-  event: NewEvent;
-  resolve: (logged: LoggedEvent) => void;
-  reject: (error: unknown) => void;
-}
 
 const RECENT_CAPACITY = 4096;
 /** How long an Idempotency-Key is honoured (contract §4.2), even past the log's retention. */
@@ -28,9 +23,7 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const PRUNE_CHUNK = 1000;
 
 export class EventLog {
-  private queue: Pending[] = [];
-  private flushScheduled = false;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly batches = new GroupCommit<NewEvent, LoggedEvent>((events) => this.commitAndDeliver(events));
   private readonly recent: LoggedEvent[] = [];
   private delivered: EventId = 0;
   private deliver: Deliver = () => {};
@@ -65,19 +58,8 @@ export class EventLog {
    * Rejects (and delivers nothing) when the store cannot commit.
    */
   append<E extends NewEvent>(event: E): Promise<E & { id: EventId }> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ event, resolve: resolve as unknown as (logged: LoggedEvent) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // setImmediate, not a microtask: lets requests that already arrived join this batch
-        setImmediate(() => {
-          // flush() reports its own failures; this catch only keeps the chain alive should one escape
-          this.flushing = this.flushing
-            .then(() => this.flush())
-            .catch((error: unknown) => this.options.logger.error({ err: error }, 'event log flush failed'));
-        });
-      }
-    });
+    // the log hands back the event it was given, with its id
+    return this.batches.add(event) as unknown as Promise<E & { id: EventId }>;
   }
 
   /**
@@ -94,11 +76,7 @@ export class EventLog {
 
   /** Waits for everything queued so far to be committed and delivered. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushScheduled) {
-      await new Promise((resolve) => setImmediate(resolve));
-      await this.flushing;
-    }
-    await this.flushing;
+    await this.batches.drain();
   }
 
   async stop(): Promise<void> {
@@ -127,24 +105,20 @@ export class EventLog {
     return total;
   }
 
-  private async flush(): Promise<void> {
-    this.flushScheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
+  /** One batch: commit, then deliver in id order, before any caller hears back. */
+  private async commitAndDeliver(events: NewEvent[]): Promise<LoggedEvent[]> {
     let logged: LoggedEvent[];
     const timer = this.options.metrics.logCommitSeconds.startTimer();
     try {
-      logged = await this.commit(batch.map((p) => p.event));
+      logged = await this.commit(events);
     } catch (error) {
-      this.options.logger.error({ err: error, events: batch.length }, 'event log commit failed');
-      for (const p of batch) p.reject(error);
-      return;
+      this.options.logger.error({ err: error, events: events.length }, 'event log commit failed');
+      throw error;
     } finally {
       timer();
     }
-    this.options.metrics.logBatchSize.observe(batch.length);
-    for (const [i, event] of logged.entries()) {
+    this.options.metrics.logBatchSize.observe(events.length);
+    for (const event of logged) {
       this.remember(event);
       try {
         this.deliver(event);
@@ -152,8 +126,8 @@ export class EventLog {
         // the event is durable; a delivery bug must not lose the ack or stop the batch
         this.options.logger.error({ err: error, eventId: event.id }, 'delivery failed');
       }
-      batch[i]!.resolve(event);
     }
+    return logged;
   }
 
   /** Whether events are stored: without the log there is no replay, idempotency or chat. */

@@ -2,6 +2,7 @@
  * Subscriptions (contract §4.3): durable user → channel rows, with every live socket moved into
  * (out of) the rooms before the caller hears back.
  */
+import { GroupCommit } from './group-commit.js';
 import { channelsOfDocument } from './jsonapi-channels.js';
 import { parseMethod, type SubscriptionMode } from './method-query.js';
 import type { ChannelName, UserId } from './names.js';
@@ -20,20 +21,12 @@ export interface SubscriptionChange {
   changed: number;
 }
 
-interface Pending extends StoredChange {
-  resolve: (changed: number) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
- * Changes are group-committed like the event log: every request that arrives while a commit runs
- * joins the next transaction, so many small subscribe calls share one fsync. Each change moves its
- * users' live sockets right after the commit, before its caller hears back.
+ * Changes are group-committed like the event log, so many small subscribe calls share one fsync.
+ * Each batch moves its users' live sockets right after the commit, before any caller hears back.
  */
 export class Subscriptions {
-  private queue: Pending[] = [];
-  private flushScheduled = false;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly batches = new GroupCommit<StoredChange, number>((changes) => this.commitAndMove(changes));
 
   constructor(
     private readonly store: Store,
@@ -44,36 +37,13 @@ export class Subscriptions {
     const { mode, names } = parseMethod(method, SUBSCRIPTION_MODES);
     const channels = channelsOfDocument(document);
     const users: UserId[] = mode === 'users' ? names : await this.store.subscribersOfAny(names);
-    const changed = users.length === 0 ? 0 : await this.commit({ action, users, channels });
+    const changed = users.length === 0 ? 0 : await this.batches.add({ action, users, channels });
     return { channels, users: users.length, changed };
   }
 
-  private commit(change: StoredChange): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ ...change, resolve, reject });
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
-      // batches run one after another, so rooms follow the database in commit order
-      setImmediate(() => {
-        this.flushing = this.flushing.then(() => this.flush());
-      });
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushScheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    let counts: number[];
-    try {
-      counts = await this.store.changeSubscriptions(batch.map(({ action, users, channels }) => ({ action, users, channels })));
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
-      return;
-    }
-    for (const [i, pending] of batch.entries()) {
-      this.membership.apply(pending.users, pending.channels, pending.action === 'subscribe' ? 'join' : 'leave');
-      pending.resolve(counts[i]!);
-    }
+  private async commitAndMove(changes: StoredChange[]): Promise<number[]> {
+    const counts = await this.store.changeSubscriptions(changes);
+    for (const { users, channels, action } of changes) this.membership.apply(users, channels, action === 'subscribe' ? 'join' : 'leave');
+    return counts;
   }
 }
