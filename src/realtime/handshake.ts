@@ -54,10 +54,10 @@ export function authenticateHandshake(keys: SigningKeys) {
   return (socket: ChattySocket, next: (error?: Error) => void): void => {
     const result = keys.verify(handshakeToken(socket.handshake));
     if (!result.ok) return next(connectError(result.code));
-    if (handshakeLastEventId(socket.handshake) === null) {
-      return next(connectError('invalid_parameter', 'lastEventId must be a non-negative integer'));
-    }
+    const lastEventId = handshakeLastEventId(socket.handshake);
+    if (lastEventId === null) return next(connectError('invalid_parameter', 'lastEventId must be a non-negative integer'));
     socket.data.principal = result.principal;
+    socket.data.lastEventId = lastEventId;
     socket.data.present = false;
     next();
   };

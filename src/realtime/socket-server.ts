@@ -15,7 +15,7 @@ import { admit } from './admission.js';
 import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
 import { ChannelSizes } from './channel-sizes.js';
-import { authenticateHandshake, handshakeLastEventId, originAllowed } from './handshake.js';
+import { authenticateHandshake, originAllowed } from './handshake.js';
 import { Membership } from './membership.js';
 import type { PresenceTracker } from './presence.js';
 import { armExpiry, refreshHandler } from './token-lifetime.js';
@@ -67,9 +67,8 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   /** Replays, joins, counts presence and sends `ready`; false when the socket did not make it. */
   async function admitSocket(socket: ChattySocket): Promise<boolean> {
     const userId = socket.data.principal.sub;
-    const lastEventId = handshakeLastEventId(socket.handshake) ?? undefined;
     try {
-      const admission = await admit(socket, lastEventId, { store, eventLog, membership });
+      const admission = await admit(socket, socket.data.lastEventId, { store, eventLog, membership });
       if (!admission) return false;
       // a key retired while this socket was being admitted: its retirement broadcast missed it
       if (keys.secretOf(socket.data.principal.keyId) === undefined) {

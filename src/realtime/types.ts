@@ -6,6 +6,8 @@ import type { TokenBucket } from './token-bucket.js';
 /** What Chatty keeps on each socket. */
 export interface SocketData {
   principal: Principal;
+  /** What the handshake asked to replay after, if anything. */
+  lastEventId: number | undefined;
   /** Settles once the socket has joined its rooms and received `ready`. */
   admitted: Promise<boolean>;
   /** Whether it counted towards presence (so its disconnect must be counted too). */
