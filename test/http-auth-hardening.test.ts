@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
-import { ConfigError, loadConfig, type TrustProxy } from '../config.js';
+import { loadConfig, type TrustProxy } from '../config.js';
 import { Accounts } from '../src/accounts.js';
 import { AUTH_LIMITS, authRoutes, REGISTER_ATTEMPTS_ALLOWED, type AuthLimits } from '../src/http/auth-routes.js';
 import { createPassport } from '../src/http/authentication.js';
@@ -16,18 +16,10 @@ import { errorHandler, notFound } from '../src/http/error-handler.js';
 import { client, expectJsonApiError as expectError, type ApiResponse } from './helpers/http.js';
 import type { TestServer } from './helpers/server.js';
 import { useWorld, type Api } from './helpers/world.js';
+import { configError } from './helpers/errors.js';
 
 const PASSWORD = 'correct horse battery';
 
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).to.be.instanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  expect.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
 
 const unknownUser = () => `nobody-${crypto.randomBytes(6).toString('hex')}`;
 

@@ -1,17 +1,9 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
+import { configError } from './helpers/errors.js';
 
 const SECRET = 'x'.repeat(32);
 
-function configError(env: Record<string, string | undefined>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).to.be.instanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  expect.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
 
 describe('unit: loadConfig (contract §8)', () => {
   it('has the contract defaults for an empty environment', () => {

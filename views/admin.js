@@ -228,36 +228,33 @@ function buildOnlineItem(user) {
   return li;
 }
 
-async function querySubscriptions(url, button) {
+/** Loads one page of a paged list into its result box, remembering links.next for "More". */
+async function queryList(list, url, button) {
   await busy(button, async () => {
     const res = await api('GET', url);
-    showResult(ui.subsResult, res, 'Subscriptions');
-    state.subsNext = res.ok ? nextLink(res.json) : null;
-    ui.subsMore.hidden = !state.subsNext;
+    showResult(list.result, res, list.label);
+    state[list.next] = res.ok ? nextLink(res.json) : null;
+    list.more.hidden = !state[list.next];
   });
 }
+
+const lists = {
+  subscriptions: () => ({ result: ui.subsResult, label: 'Subscriptions', next: 'subsNext', more: ui.subsMore }),
+  participants: () => ({ result: ui.participantsResult, label: 'Participants', next: 'participantsNext', more: ui.participantsMore }),
+};
 
 function onSubsSubmit(event) {
   event.preventDefault();
   const userId = ui.subsUser.value.trim();
   const params = new URLSearchParams({ userId });
-  querySubscriptions(`/control/search/subscriptions?${params}`, event.submitter);
-}
-
-async function queryParticipants(url, button) {
-  await busy(button, async () => {
-    const res = await api('GET', url);
-    showResult(ui.participantsResult, res, 'Participants');
-    state.participantsNext = res.ok ? nextLink(res.json) : null;
-    ui.participantsMore.hidden = !state.participantsNext;
-  });
+  queryList(lists.subscriptions(), `/control/search/subscriptions?${params}`, event.submitter);
 }
 
 function onParticipantsSubmit(event) {
   event.preventDefault();
   const params = new URLSearchParams({ channel: ui.participantsChannel.value.trim() });
   if (ui.participantsOnline.checked) params.set('online', 'true');
-  queryParticipants(`/control/search/participants?${params}`, event.submitter);
+  queryList(lists.participants(), `/control/search/participants?${params}`, event.submitter);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,9 +366,9 @@ function wire() {
   ui.onlineRefresh.addEventListener('click', () => loadOnline());
   ui.onlineMore.addEventListener('click', () => loadOnline({ append: true }));
   ui.subsForm.addEventListener('submit', onSubsSubmit);
-  ui.subsMore.addEventListener('click', () => state.subsNext && querySubscriptions(state.subsNext, ui.subsMore));
+  ui.subsMore.addEventListener('click', () => state.subsNext && queryList(lists.subscriptions(), state.subsNext, ui.subsMore));
   ui.participantsForm.addEventListener('submit', onParticipantsSubmit);
-  ui.participantsMore.addEventListener('click', () => state.participantsNext && queryParticipants(state.participantsNext, ui.participantsMore));
+  ui.participantsMore.addEventListener('click', () => state.participantsNext && queryList(lists.participants(), state.participantsNext, ui.participantsMore));
   ui.notifyForm.addEventListener('submit', onNotifySubmit);
   ui.subscribeForm.addEventListener('submit', onSubscribeSubmit);
   ui.rotateForm.addEventListener('submit', onRotateSubmit);

@@ -1,5 +1,6 @@
 /** Assertions about the errors the unit under test throws. */
 import { expect } from 'chai';
+import { ConfigError, loadConfig } from '../../config.js';
 import { ChattyError } from '../../src/errors.js';
 
 /** Calls `fn` and returns the ChattyError it throws (fails if it returns or throws anything else). */
@@ -11,4 +12,15 @@ export function thrown(fn: () => unknown): ChattyError {
     return error as ChattyError;
   }
   expect.fail('expected a ChattyError');
+}
+
+/** Loads a configuration that must be refused, and returns the ConfigError. */
+export function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  expect.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
 }
