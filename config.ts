@@ -14,6 +14,7 @@ import dotenv from 'dotenv';
 import ms from 'ms';
 import { z } from 'zod';
 import { passwordSchema, usernameSchema } from './src/credentials.js';
+import { secretWeakness } from './src/secret-strength.js';
 
 export type NodeEnv = 'development' | 'test' | 'production';
 export type Registration = 'open' | 'closed';
@@ -55,6 +56,53 @@ export interface Config {
   readonly presenceLimit: number;
   /** Which proxies' `X-Forwarded-For` to believe, so rate limits see client addresses. */
   readonly trustProxy: TrustProxy;
+  /** Every rate limit and cap; `0` turns off the ones documented as such. */
+  readonly limits: Limits;
+}
+
+/**
+ * Rate limits and caps, each a setting with a safe default (README: "Limits"). A rate of `0`
+ * turns that limit off; caps that protect the server's memory cannot be turned off.
+ */
+export interface Limits {
+  /** Registrations per client address per hour (0: unlimited). */
+  readonly registerPerHour: number;
+  /** Failed logins per address and username per 15 minutes (0: unlimited). */
+  readonly loginFailuresPerUser: number;
+  /** Failed logins per address per 15 minutes, whatever the username (0: unlimited). */
+  readonly loginFailuresPerAddress: number;
+  /** `chat:send` per user per second, across all their sockets; bursts of twice that (0: unlimited). */
+  readonly chatSendPerSecond: number;
+  /** `chat:typing` per user per second, across all their sockets; bursts of twice that (0: unlimited). */
+  readonly typingPerSecond: number;
+  /** Any client event per socket per second; bursts of twice that (0: unlimited). */
+  readonly socketEventsPerSecond: number;
+  /** Requests a socket may have unanswered at once. */
+  readonly maxPendingRequests: number;
+  /** Open sockets per user; the one over it is refused (0: unlimited). */
+  readonly maxSocketsPerUser: number;
+  /** Bytes queued for a socket that does not read before it is disconnected. */
+  readonly socketBufferBytes: number;
+  /** Events one reconnect replays per second. */
+  readonly replayPerSecond: number;
+  /** Users × channels in one subscribe or unsubscribe request. */
+  readonly maxSubscriptionPairs: number;
+  /** `presence:query` answers for channels with at most this many subscribers. */
+  readonly presenceQueryLimit: number;
+  /** `chat:unread` counts up to this many per conversation and reports the cap beyond it. */
+  readonly unreadCountLimit: number;
+  /** Read positions `chat:history` returns, the most advanced first. */
+  readonly readPositionsLimit: number;
+  /** Bytes of recent events kept in memory for reconnects. */
+  readonly recentEventsBytes: number;
+  /** Open HTTP and socket connections to this process (0: unlimited). */
+  readonly maxConnections: number;
+  /** Time to receive a request's headers, in milliseconds. */
+  readonly headersTimeoutMs: number;
+  /** Time to receive a whole request, in milliseconds. */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open, in milliseconds. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 /** Thrown for an invalid environment; its message is the one line start-up prints. */
@@ -82,6 +130,25 @@ const ALIASES = {
   SECURE_COOKIES: ['SECURE_COOKIES'],
   PRESENCE_LIMIT: ['PRESENCE_LIMIT'],
   TRUST_PROXY: ['TRUST_PROXY'],
+  REGISTER_LIMIT: ['REGISTER_LIMIT'],
+  LOGIN_LIMIT: ['LOGIN_LIMIT'],
+  LOGIN_ADDRESS_LIMIT: ['LOGIN_ADDRESS_LIMIT'],
+  CHAT_SEND_RATE: ['CHAT_SEND_RATE'],
+  TYPING_RATE: ['TYPING_RATE'],
+  SOCKET_EVENT_RATE: ['SOCKET_EVENT_RATE'],
+  MAX_PENDING_REQUESTS: ['MAX_PENDING_REQUESTS'],
+  MAX_SOCKETS_PER_USER: ['MAX_SOCKETS_PER_USER'],
+  SOCKET_BUFFER_LIMIT: ['SOCKET_BUFFER_LIMIT'],
+  REPLAY_RATE: ['REPLAY_RATE'],
+  MAX_SUBSCRIPTION_PAIRS: ['MAX_SUBSCRIPTION_PAIRS'],
+  PRESENCE_QUERY_LIMIT: ['PRESENCE_QUERY_LIMIT'],
+  UNREAD_COUNT_LIMIT: ['UNREAD_COUNT_LIMIT'],
+  READ_POSITIONS_LIMIT: ['READ_POSITIONS_LIMIT'],
+  RECENT_EVENTS_SIZE: ['RECENT_EVENTS_SIZE'],
+  MAX_CONNECTIONS: ['MAX_CONNECTIONS'],
+  HEADERS_TIMEOUT: ['HEADERS_TIMEOUT'],
+  REQUEST_TIMEOUT: ['REQUEST_TIMEOUT'],
+  KEEP_ALIVE_TIMEOUT: ['KEEP_ALIVE_TIMEOUT'],
 } as const;
 type VariableName = keyof typeof ALIASES;
 
@@ -104,9 +171,53 @@ const duration = (max: number, maxText: string) =>
     return value;
   });
 
+/** `HEADERS_TIMEOUT` when unset, or `REQUEST_TIMEOUT` if that is shorter. */
+const DEFAULT_HEADERS_TIMEOUT_MS = ms('10s');
+
 /** The longest accepted `TOKEN_TTL` and `HISTORY_TTL`. */
 export const MAX_TOKEN_TTL_MS = ms('1y');
 export const MAX_HISTORY_TTL_MS = ms('10y');
+
+/** A whole number from `min` to `max`. */
+const count = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.string().regex(/^\d+$/, message).transform(Number).pipe(z.number().int(message).min(min, message).max(max, message));
+};
+
+/** A size such as 64kb or 4mb, from `min` bytes. */
+const size = (min: number, minText: string) =>
+  z.string().transform((text, ctx) => {
+    const value = bytes.parse(text);
+    if (value === null || !Number.isFinite(value) || value < min) {
+      ctx.addIssue({ code: 'custom', message: `must be a size such as 64kb or 4mb, at least ${minText}` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+/**
+ * A list of exact origins (`https://app.example.com`, `http://localhost:5173`). `*` and `null`
+ * are refused: `*` would let any page use a logged-in browser's cookie, and `null` is the origin
+ * of sandboxed frames and local files, which any attacker can produce.
+ */
+const origins = () =>
+  z.string().transform((text, ctx) => {
+    const items = text.split(',').map((origin) => origin.trim()).filter(Boolean);
+    for (const item of items) {
+      let origin: string | undefined;
+      try {
+        const url = new URL(item);
+        if (url.protocol === 'http:' || url.protocol === 'https:') origin = url.origin;
+      } catch {
+        origin = undefined;
+      }
+      if (origin !== item) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not an origin: give scheme://host[:port] with no path, such as https://app.example.com` });
+        return z.NEVER;
+      }
+    }
+    return items;
+  });
 
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 // beyond an IP packet's maximum TTL a hop count means nothing
@@ -144,7 +255,13 @@ const trustProxy = () =>
 const schema = z.object({
   PORT: z.coerce.number({ error: 'must be a port number from 0 to 65535' }).int('must be a port number from 0 to 65535').min(0, 'must be a port number from 0 to 65535').max(65535, 'must be a port number from 0 to 65535').default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
-  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_SECRET: z
+    .string()
+    .superRefine((secret, ctx) => {
+      const weakness = secretWeakness(secret);
+      if (weakness) ctx.addIssue({ code: 'custom', message: weakness });
+    })
+    .optional(),
   DATABASE_URL: z
     .string()
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path>, sqlite::memory: or postgres://…')
@@ -161,10 +278,7 @@ const schema = z.object({
       }
       return value;
     }),
-  CORS_ORIGINS: z
-    .string()
-    .default('')
-    .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean)),
+  CORS_ORIGINS: origins().default([]),
   TOKEN_TTL: duration(MAX_TOKEN_TTL_MS, '1 year').default(ms('1h')),
   REGISTRATION: z.enum(['open', 'closed']).default('open'),
   ADMIN_USERNAME: usernameSchema.optional(),
@@ -177,6 +291,26 @@ const schema = z.object({
   PRESENCE_LIMIT: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must be 0 or more').max(1_000_000, 'must be at most 1000000').default(100),
   // loopback: a proxy on the same host, and nothing a remote client can forge
   TRUST_PROXY: trustProxy().default('loopback'),
+  REGISTER_LIMIT: count(0, 1_000_000).default(20),
+  LOGIN_LIMIT: count(0, 1_000_000).default(10),
+  LOGIN_ADDRESS_LIMIT: count(0, 1_000_000).default(100),
+  CHAT_SEND_RATE: count(0, 100_000).default(10),
+  TYPING_RATE: count(0, 100_000).default(3),
+  SOCKET_EVENT_RATE: count(0, 100_000).default(50),
+  MAX_PENDING_REQUESTS: count(1, 10_000).default(32),
+  MAX_SOCKETS_PER_USER: count(0, 100_000).default(50),
+  SOCKET_BUFFER_LIMIT: size(64 * 1024, '64kb').default(4 * 1024 * 1024),
+  REPLAY_RATE: count(100, 10_000_000).default(20_000),
+  MAX_SUBSCRIPTION_PAIRS: count(1, 10_000_000).default(10_000),
+  PRESENCE_QUERY_LIMIT: count(1, 1_000_000).default(1_000),
+  UNREAD_COUNT_LIMIT: count(1, 1_000_000).default(1_000),
+  READ_POSITIONS_LIMIT: count(1, 100_000).default(100),
+  RECENT_EVENTS_SIZE: size(64 * 1024, '64kb').default(32 * 1024 * 1024),
+  MAX_CONNECTIONS: count(0, 10_000_000).default(10_000),
+  // no default here: it follows REQUEST_TIMEOUT down when only that one is set (see loadConfig)
+  HEADERS_TIMEOUT: duration(ms('10m'), '10 minutes').optional(),
+  REQUEST_TIMEOUT: duration(ms('1h'), '1 hour').default(ms('30s')),
+  KEEP_ALIVE_TIMEOUT: duration(ms('10m'), '10 minutes').default(ms('5s')),
 });
 
 /** Picks each variable from its first set alias; empty strings count as unset. */
@@ -210,6 +344,11 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
   if ((v.ADMIN_USERNAME === undefined) !== (v.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration: ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   }
+  // Node refuses a headers timeout longer than the request timeout (the headers are part of the request)
+  if (v.HEADERS_TIMEOUT !== undefined && v.HEADERS_TIMEOUT > v.REQUEST_TIMEOUT) {
+    throw new ConfigError('Invalid configuration: HEADERS_TIMEOUT must not be longer than REQUEST_TIMEOUT');
+  }
+  const headersTimeoutMs = v.HEADERS_TIMEOUT ?? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, v.REQUEST_TIMEOUT);
   return Object.freeze({
     port: v.PORT,
     host: v.HOST,
@@ -228,6 +367,27 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
     secureCookies: v.SECURE_COOKIES ? v.SECURE_COOKIES === 'true' : v.NODE_ENV === 'production',
     presenceLimit: v.PRESENCE_LIMIT,
     trustProxy: v.TRUST_PROXY,
+    limits: Object.freeze({
+      registerPerHour: v.REGISTER_LIMIT,
+      loginFailuresPerUser: v.LOGIN_LIMIT,
+      loginFailuresPerAddress: v.LOGIN_ADDRESS_LIMIT,
+      chatSendPerSecond: v.CHAT_SEND_RATE,
+      typingPerSecond: v.TYPING_RATE,
+      socketEventsPerSecond: v.SOCKET_EVENT_RATE,
+      maxPendingRequests: v.MAX_PENDING_REQUESTS,
+      maxSocketsPerUser: v.MAX_SOCKETS_PER_USER,
+      socketBufferBytes: v.SOCKET_BUFFER_LIMIT,
+      replayPerSecond: v.REPLAY_RATE,
+      maxSubscriptionPairs: v.MAX_SUBSCRIPTION_PAIRS,
+      presenceQueryLimit: v.PRESENCE_QUERY_LIMIT,
+      unreadCountLimit: v.UNREAD_COUNT_LIMIT,
+      readPositionsLimit: v.READ_POSITIONS_LIMIT,
+      recentEventsBytes: v.RECENT_EVENTS_SIZE,
+      maxConnections: v.MAX_CONNECTIONS,
+      headersTimeoutMs,
+      requestTimeoutMs: v.REQUEST_TIMEOUT,
+      keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT,
+    }),
   });
 }
 

@@ -102,6 +102,15 @@ export class Audience {
     return new Audience(server, opened, counter, perNotify);
   }
 
+  /**
+   * Another series of notifies to the same sockets, with figures of its own (e.g. two notify
+   * methods reaching the same audience). It shares the delivery counter, so the two series must
+   * not notify at the same time.
+   */
+  sibling(perNotify = this.perNotify): Audience {
+    return new Audience(this.server, this.opened, this.counter, perNotify);
+  }
+
   get clients(): readonly LeanClient[] {
     return this.opened.clients;
   }

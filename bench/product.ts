@@ -24,10 +24,21 @@ export type EventLogMode = 'durable' | 'off';
 /** The most names one `method` query may carry (contract §4.1). */
 export const METHOD_LIST_LIMIT = 1_000;
 
+/**
+ * The tree whose build is measured: this one, or another built checkout given in
+ * `BENCH_PRODUCT_ROOT` (to compare two versions with the same load generator, e.g. a commit's tree
+ * from `git archive`).
+ */
+export const PRODUCT_ROOT = process.env.BENCH_PRODUCT_ROOT ? path.resolve(process.env.BENCH_PRODUCT_ROOT) : PROJECT_ROOT;
+
 export interface ProductOptions {
   readonly label: string;
   readonly eventLog?: EventLogMode;
   readonly memoryProbe?: boolean;
+  /** More environment for the server (e.g. `REPLAY_RATE`); overrides the defaults below. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Fills the fresh SQLite file before the server starts (the server then migrates it as usual). */
+  readonly prepareDatabase?: (file: string) => Promise<void>;
 }
 
 export interface JsonResponse {
@@ -45,15 +56,18 @@ export class Product {
     readonly server: ServerProcess,
     secret: string,
     private readonly dataDir: string,
+    /** The server's SQLite file. */
+    readonly databaseFile: string,
   ) {
     this.signingKey = crypto.createSecretKey(Buffer.from(secret));
     this.serviceToken = this.token('bench-app-server', 'service');
   }
 
   static async start(options: ProductOptions): Promise<Product> {
-    const www = path.join(PROJECT_ROOT, 'bin', 'www');
-    if (!fs.existsSync(www)) throw new Error(`${www} does not exist: the product is not built yet`);
+    const www = path.join(PRODUCT_ROOT, 'bin', 'www');
+    if (!fs.existsSync(path.join(PRODUCT_ROOT, 'dist', 'src', 'main.js'))) throw new Error(`${PRODUCT_ROOT}/dist does not exist: the product is not built yet`);
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatty-bench-product-'));
+    const databaseFile = path.join(dataDir, 'bench.db');
     const secret = crypto.randomBytes(36).toString('base64url'); // 48 characters
     const port = await freePort();
     const env: Record<string, string> = {
@@ -63,20 +77,22 @@ export class Product {
       HOST: '127.0.0.1',
       NODE_ENV: 'production',
       JWT_SECRET: secret,
-      DATABASE_URL: `sqlite:${path.join(dataDir, 'bench.db')}`,
+      DATABASE_URL: `sqlite:${databaseFile}`,
       LOG_LEVEL: 'warn',
       EVENT_LOG: options.eventLog ?? 'durable',
+      ...options.env,
     };
     try {
+      await options.prepareDatabase?.(databaseFile);
       const server = await ServerProcess.start({
         label: `product-${options.label}`,
-        args: ['bin/www'],
-        cwd: PROJECT_ROOT,
+        args: [www],
+        cwd: PRODUCT_ROOT,
         env,
         port,
         memoryProbe: options.memoryProbe,
       });
-      return new Product(server, secret, dataDir);
+      return new Product(server, secret, dataDir, databaseFile);
     } catch (error) {
       fs.rmSync(dataDir, { recursive: true, force: true });
       throw error;

@@ -13,17 +13,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { keptLogs, PROJECT_ROOT, stopAll } from './server-process.js';
 import type { RunContext, Scenario } from './scenario.js';
+import { channelsEfficient } from './scenarios/channels-efficient.js';
 import { chat } from './scenarios/chat.js';
 import { connect } from './scenarios/connect.js';
 import { controlPath } from './scenarios/control-path.js';
 import { durability } from './scenarios/durability.js';
 import { efficient } from './scenarios/efficient.js';
 import { fanOut } from './scenarios/fan-out.js';
+import { replay } from './scenarios/replay.js';
 import { subscribe } from './scenarios/subscribe.js';
 import { machineBusySeconds, machineInfo, round, scenarioPass, targetText, type ScenarioResult } from './stats.js';
 
 /** In run order: chat compares itself with fan-out, so fan-out comes first. */
-const SCENARIOS: readonly Scenario[] = [fanOut, efficient, controlPath, subscribe, connect, chat, durability];
+const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, replay];
 
 const slug = (name: string) => name.replace(/\s+/g, '-').toLowerCase();
 

@@ -77,6 +77,16 @@ export async function alternate(rounds: number, baseline: (round: number) => Pro
   }
 }
 
+/**
+ * Like {@link alternate} for any number of sides: round r starts with side r mod n and goes on in
+ * order (A B C, B C A, C A B, ...), so each side goes first, second and last equally often.
+ */
+export async function rotate(rounds: number, sides: readonly ((round: number) => Promise<void>)[]): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < sides.length; k++) await sides[(round + k) % sides.length](round);
+  }
+}
+
 /** The issue's sizes; `BENCH_SCALE` (0 < s ≤ 1) shrinks socket and request counts for quick tries. */
 const SCALE = Math.min(1, Math.max(0.01, Number(process.env.BENCH_SCALE ?? 1) || 1));
 export const scaled = (n: number): number => Math.max(1, Math.round(n * SCALE));

@@ -18,14 +18,25 @@ export interface Credentials {
   password: string;
 }
 
+/**
+ * The body of a register or login request as an object; throws `invalid_body` for anything else
+ * (`null`, an array, a string), which has no fields to point at.
+ */
+export function credentialsObject(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ChattyError('invalid_body', 'The body must be a JSON object {username, password}');
+  }
+  return body as Record<string, unknown>;
+}
+
 /** Validates a registration body; throws `validation_failed` pointing at the bad field. */
 export function parseCredentials(body: unknown): Credentials {
-  const parsed = credentialsSchema.safeParse(body);
+  const parsed = credentialsSchema.safeParse(credentialsObject(body));
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = String(issue.path[0] ?? '');
-  const detail = issue.code === 'invalid_type' ? `${field || 'body'} must be a string` : `${field} ${issue.message}`;
-  throw new ChattyError('validation_failed', detail, { pointer: field ? `/${field}` : '' });
+  const detail = issue.code === 'invalid_type' ? `${field} must be a string` : `${field} ${issue.message}`;
+  throw new ChattyError('validation_failed', detail, { pointer: `/${field}` });
 }
 
 // A real hash of a random password, compared against when the user does not exist, so that

@@ -34,7 +34,7 @@ const schemas = {
     z.object({ before: eventId.optional(), limit: z.number().int().min(1).max(MAX_HISTORY_LIMIT).optional() }),
   ),
   typing: addressed,
-  presence: z.object({ channel: conversationName }),
+  presence: addressed,
   unread: z.object({}).optional(),
   refresh: z.object({ token: z.string().min(1).max(8192) }),
 };

@@ -10,29 +10,42 @@
  * realtime/admission.ts).
  */
 import type { EventLogMode } from '../config.js';
+import type { Clock, ClockTimer } from './clock.js';
 import { GroupCommit } from './group-commit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { EventId, LoggedEvent, NewEvent, Store } from './store/store.js';
+import { IDEMPOTENCY_WINDOW_MS, type EventId, type LoggedEvent, type NewEvent, type Store } from './store/store.js';
+
+export { IDEMPOTENCY_WINDOW_MS };
 
 export type Deliver = (event: LoggedEvent) => void;
 
-const RECENT_CAPACITY = 4096;
-/** How long an Idempotency-Key is honoured (contract §4.2), even past the log's retention. */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const PRUNE_CHUNK = 1000;
 
 export class EventLog {
   private readonly batches = new GroupCommit<NewEvent, LoggedEvent>((events) => this.commitAndDeliver(events));
-  private readonly recent: LoggedEvent[] = [];
+  /** Delivered events, oldest first, from `recentStart`; with their estimated sizes. */
+  private recent: LoggedEvent[] = [];
+  private recentSizes: number[] = [];
+  private recentStart = 0;
+  private recentBytes = 0;
   private delivered: EventId = 0;
   private deliver: Deliver = () => {};
-  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruneTimer: ClockTimer | undefined;
+  private stopped = false;
   private pruning = false;
 
   constructor(
     private readonly store: Store,
-    private readonly options: { mode: EventLogMode; historyTtlMs: number; logger: Logger; metrics: Metrics },
+    private readonly options: {
+      mode: EventLogMode;
+      historyTtlMs: number;
+      /** How many bytes of delivered events to keep for reconnects finishing their replay. */
+      recentBytes: number;
+      logger: Logger;
+      metrics: Metrics;
+      clock: Clock;
+    },
   ) {}
 
   /** Starts after the store has migrated: learns the last id and begins pruning. */
@@ -40,7 +53,7 @@ export class EventLog {
     this.deliver = deliver;
     this.delivered = await this.store.lastEventId();
     const every = Math.min(Math.max(this.options.historyTtlMs / 10, 1000), 60_000);
-    this.pruneTimer = setInterval(() => void this.prune(Date.now()), every).unref();
+    this.schedulePrune(every);
   }
 
   /** The id of the last event handed to delivery; every event up to it has been emitted. */
@@ -68,10 +81,12 @@ export class EventLog {
    */
   recentAfter(afterId: EventId): LoggedEvent[] | undefined {
     if (afterId >= this.delivered) return [];
-    const first = this.recent[0];
+    const first = this.recent[this.recentStart];
     // memory must reach back to the event right after afterId, or the store has to fill the gap
     if (!first || first.id > afterId + 1) return undefined;
-    return this.recent.filter((e) => e.id > afterId);
+    const events: LoggedEvent[] = [];
+    for (let i = this.recentStart; i < this.recent.length; i++) if (this.recent[i]!.id > afterId) events.push(this.recent[i]!);
+    return events;
   }
 
   /** Waits for everything queued so far to be committed and delivered. */
@@ -80,8 +95,16 @@ export class EventLog {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.pruneTimer);
+    this.stopped = true;
+    this.pruneTimer?.cancel();
     await this.drain();
+  }
+
+  private schedulePrune(every: number): void {
+    if (this.stopped) return;
+    this.pruneTimer = this.options.clock.setTimeout(() => {
+      void this.prune(this.options.clock.now()).finally(() => this.schedulePrune(every));
+    }, every);
   }
 
   /** Deletes events older than the retention in small chunks, yielding between them. */
@@ -142,9 +165,31 @@ export class EventLog {
     return events.map((event, i) => ({ ...event, id: this.delivered + i + 1 }));
   }
 
+  /** Keeps `event` for reconnects, forgetting the oldest ones beyond `recentBytes`. */
   private remember(event: LoggedEvent): void {
     this.delivered = event.id;
+    const size = sizeOf(event);
     this.recent.push(event);
-    if (this.recent.length > 2 * RECENT_CAPACITY) this.recent.splice(0, this.recent.length - RECENT_CAPACITY);
+    this.recentSizes.push(size);
+    this.recentBytes += size;
+    while (this.recentBytes > this.options.recentBytes && this.recentStart < this.recent.length) {
+      this.recentBytes -= this.recentSizes[this.recentStart]!;
+      this.recentStart++;
+    }
+    // compact now and then: dropping from the front of an array one by one would be quadratic
+    if (this.recentStart > 1024 && this.recentStart * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentStart);
+      this.recentSizes = this.recentSizes.slice(this.recentStart);
+      this.recentStart = 0;
+    }
   }
+}
+
+/** Fixed cost of an event held in memory (object, id, times), beyond its payload. */
+const EVENT_OVERHEAD_BYTES = 200;
+
+/** An estimate of the memory an event holds: its payload's JSON length, counted as UTF-16. */
+export function sizeOf(event: LoggedEvent): number {
+  const payload = event.kind === 'chat' ? event.body.length + event.channel.length : JSON.stringify(event.attributes).length + event.target.names.join().length;
+  return EVENT_OVERHEAD_BYTES + 2 * payload;
 }

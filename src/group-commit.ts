@@ -1,6 +1,12 @@
 /**
- * Group commit: items added while a commit (and its fsync) runs wait for the next one, so many
- * small requests share one durable transaction. Commits run one after another, in order.
+ * Group commit: many small requests share one durable transaction (and its fsync). An item waits
+ * for the end of the current turn of the event loop (`setImmediate`), so every request whose data
+ * arrived in the same turn joins the same batch; with an asynchronous driver (PostgreSQL), items
+ * added while a commit is in flight wait for the next one. Commits run one after another, in order.
+ *
+ * With a synchronous driver (better-sqlite3) the commit, fsync included, blocks the event loop:
+ * nothing arrives during it. Requests that came in meanwhile are read in the next turn and form
+ * the next batch, so batches still grow with load, one turn at a time.
  *
  * @example
  *   const log = new GroupCommit((events) => store.appendEvents(events));
@@ -17,7 +23,7 @@ export class GroupCommit<T, R> {
    */
   constructor(private readonly commit: (items: T[]) => Promise<R[]>) {}
 
-  /** Resolves with the item's result once its batch is committed; rejects if the batch failed. */
+  /** Resolves with the item's result once its batch is committed; rejects if the item could not be. */
   add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
@@ -32,10 +38,11 @@ export class GroupCommit<T, R> {
 
   /** Waits until everything added so far is committed (or failed). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.scheduled) {
-      await new Promise((resolve) => setImmediate(resolve));
+    // the chain first: a commit in flight has already emptied the queue
+    do {
+      if (this.scheduled) await new Promise((resolve) => setImmediate(resolve));
       await this.chain;
-    }
+    } while (this.queue.length > 0 || this.scheduled);
   }
 
   private async flush(): Promise<void> {
@@ -47,7 +54,17 @@ export class GroupCommit<T, R> {
       const results = await this.commit(batch.map((pending) => pending.item));
       batch.forEach((pending, i) => pending.resolve(results[i]!));
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      if (batch.length === 1) return batch[0]!.reject(error);
+      // one bad item must not fail the requests that happened to share its batch: the batch
+      // rolled back as a whole, so each item is tried again alone
+      for (const pending of batch) {
+        try {
+          const [result] = await this.commit([pending.item]);
+          pending.resolve(result!);
+        } catch (itemError) {
+          pending.reject(itemError);
+        }
+      }
     }
   }
 }

@@ -22,3 +22,19 @@ export const REDACTED_PATHS = [
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
   return pino({ level, base: { app: 'chatty' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
 }
+
+/**
+ * What an audit line records. Every audit line carries `audit: <event>`, a stable field that
+ * operators filter and alert on, and is written at `warn` so that it survives `LOG_LEVEL=warn`.
+ *
+ * - `login_failed`: `{username?, address, reason}`; `username` only when it has a username's
+ *   shape (3–64 safe characters): anything else may be a password typed in the wrong field.
+ * - `rate_limited`: `{limit, address, username?}`: which limit refused the request.
+ * - `key_rotated`: `{by: {sub, role, keyId}, address, keyId, graceSeconds, retired}`.
+ */
+export type AuditEvent = 'login_failed' | 'rate_limited' | 'key_rotated';
+
+/** Writes one audit line. `fields` must never hold a password, secret or token. */
+export function audit(logger: Logger, event: AuditEvent, fields: Record<string, unknown>, message: string): void {
+  logger.warn({ audit: event, ...fields }, message);
+}

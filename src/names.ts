@@ -12,8 +12,11 @@ export type ConversationName = string;
 /** A Socket.IO room. */
 export type RoomName = string;
 
-// 1–200 characters; no whitespace, no control characters, none of , : [ ]
-const NAME = /^[^\s\p{Cc}\p{Z},:[\]]{1,200}$/u;
+// 1–200 characters; no whitespace, no control characters, none of , : [ ]. Nor format
+// characters (Cf: zero-width space, bidi overrides and isolates, BOM, soft hyphen…), which are
+// invisible or reorder text, so `ad\u200bmin` would pass for `admin` on a page; nor lone
+// surrogates (Cs), which UTF-8 cannot encode and which would reach clients as U+FFFD.
+const NAME = /^[^\s\p{Cc}\p{Cf}\p{Cs}\p{Z},:[\]]{1,200}$/u;
 
 /** Whether `value` is a valid user id or channel name. */
 export function isValidName(value: unknown): boolean {

@@ -2,6 +2,7 @@
  * Notifications (contract §4.2): validated, made idempotent, committed to the event log and
  * delivered by it. The HTTP route only translates.
  */
+import type { Clock } from './clock.js';
 import { ChattyError } from './errors.js';
 import { IDEMPOTENCY_WINDOW_MS, type EventLog } from './event-log.js';
 import { parseMethod, type MethodQuery, type NotifyMode } from './method-query.js';
@@ -10,7 +11,15 @@ import type { AddFlag, LoggedNotification, Store } from './store/store.js';
 
 const NOTIFY_MODES: readonly NotifyMode[] = ['channels', 'channels-efficient', 'users'];
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
-const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+/** Names Socket.IO gives a meaning of its own. */
+const SOCKET_IO_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newlistener', 'removelistener']);
+/**
+ * What Chatty itself emits (contract §5): a notification by these names would be taken by clients
+ * for the real thing (a forged `chat:message`, an `auth:expired` that logs them out).
+ */
+const CHATTY_EVENTS = new Set(['ready', 'presence']);
+const CHATTY_PREFIXES = ['auth:', 'chat:', 'subscriptions:'];
+const NOTIFY_MEMBERS = new Set(['event', 'attributes']);
 const ADD_FLAGS: readonly AddFlag[] = ['origin', 'date-time'];
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -48,14 +57,25 @@ export function parseNotifyBody(body: unknown): { event: string; attributes: Rec
     throw new ChattyError('invalid_body', 'The body must be an object {event, attributes}', { pointer: '' });
   }
   const { event, attributes } = body as Record<string, unknown>;
+  // a typo such as "attribute" must not become a silently empty payload
+  for (const member of Object.keys(body)) {
+    if (!NOTIFY_MEMBERS.has(member)) {
+      throw new ChattyError('validation_failed', `Unknown member "${member.slice(0, 50)}": the body is exactly {event, attributes}`, { pointer: `/${escapePointer(member.slice(0, 100))}` });
+    }
+  }
   if (typeof event !== 'string' || !EVENT_NAME.test(event)) {
     throw new ChattyError('validation_failed', 'event must be 1–100 of A-Z a-z 0-9 _ . : -', { pointer: '/event' });
   }
-  if (RESERVED_EVENTS.has(event)) throw new ChattyError('validation_failed', `"${event}" is reserved by Socket.IO`, { pointer: '/event' });
-  if (attributes !== undefined && (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))) {
+  const folded = event.toLowerCase();
+  if (SOCKET_IO_EVENTS.has(folded)) throw new ChattyError('validation_failed', `"${event}" is reserved by Socket.IO`, { pointer: '/event' });
+  if (CHATTY_EVENTS.has(folded) || CHATTY_PREFIXES.some((prefix) => folded.startsWith(prefix))) {
+    throw new ChattyError('validation_failed', `"${event}" is reserved: Chatty emits ready, presence, auth:*, chat:* and subscriptions:* itself`, { pointer: '/event' });
+  }
+  if (attributes === undefined) throw new ChattyError('validation_failed', 'attributes is required: a JSON object, {} for none', { pointer: '/attributes' });
+  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
     throw new ChattyError('validation_failed', 'attributes must be a JSON object', { pointer: '/attributes' });
   }
-  return { event, attributes: (attributes ?? {}) as Record<string, unknown> };
+  return { event, attributes: attributes as Record<string, unknown> };
 }
 
 export class Notifications {
@@ -66,6 +86,7 @@ export class Notifications {
     private readonly store: Store,
     private readonly eventLog: EventLog,
     private readonly metrics: Metrics,
+    private readonly clock: Clock,
   ) {}
 
   async notify(request: NotifyRequest): Promise<NotifyResult> {
@@ -73,7 +94,7 @@ export class Notifications {
     const add = parseAdd(request.add);
     const { event, attributes } = parseNotifyBody(request.body);
     const append = (idempotencyKey?: string) =>
-      this.eventLog.append({ kind: 'notify', event, attributes, target, add, createdAt: Date.now(), ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) });
+      this.eventLog.append({ kind: 'notify', event, attributes, target, add, createdAt: this.clock.now(), ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) });
     if (request.idempotencyKey === undefined) return this.accepted(await append());
 
     if (!IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
@@ -84,7 +105,7 @@ export class Notifications {
     if (pending) return { notification: (await pending).notification, repeated: true };
     // registered before the first await, so a concurrent repeat always finds it
     const attempt = (async (): Promise<NotifyResult> => {
-      const earlier = await this.store.findByIdempotencyKey(key, Date.now() - IDEMPOTENCY_WINDOW_MS);
+      const earlier = await this.store.findByIdempotencyKey(key, this.clock.now() - IDEMPOTENCY_WINDOW_MS);
       return earlier ? { notification: earlier, repeated: true } : this.accepted(await append(key));
     })();
     this.inFlight.set(key, attempt);
@@ -99,4 +120,9 @@ export class Notifications {
     this.metrics.notificationsByMode[notification.target.mode].inc();
     return { notification, repeated: false };
   }
+}
+
+/** A JSON pointer token (RFC 6901): `~` and `/` escaped. */
+function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }

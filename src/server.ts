@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import { Accounts } from './accounts.js';
+import { systemClock, type Clock } from './clock.js';
 import { EventLog } from './event-log.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
@@ -20,7 +21,7 @@ import { LocalPresence } from './realtime/presence.js';
 import { createSocketServer } from './realtime/socket-server.js';
 import type { ChattyIo } from './realtime/types.js';
 import { SigningKeys, StartupError } from './signing-keys.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { Subscriptions } from './subscriptions.js';
 
@@ -41,85 +42,129 @@ export interface ChattyServer {
 /** How long close() lets in-flight requests finish before cutting connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-/** Opens the store a `DATABASE_URL` names. */
-export function openStore(databaseUrl: string): Store {
-  if (databaseUrl.startsWith('sqlite:')) {
-    const location = databaseUrl.slice('sqlite:'.length);
-    return new SqliteStore(location === ':memory:' ? ':memory:' : location);
-  }
-  throw new StartupError('Invalid configuration: DATABASE_URL: PostgreSQL is not supported by this version yet; use sqlite:<path>');
+export interface ChattyOptions {
+  logger?: Logger;
+  /** Tests: a store wrapped to be slow or failing at chosen moments (default: the one DATABASE_URL names). */
+  store?: Store;
+  /** Tests: a clock they move by hand (default: the system clock). */
+  clock?: Clock;
+  /** Tests: events per replay page, to cover paging with few events. */
+  replayPageSize?: number;
 }
 
-export async function createChatty(config: Config, options: { logger?: Logger } = {}): Promise<ChattyServer> {
+export async function createChatty(config: Config, options: ChattyOptions = {}): Promise<ChattyServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
   if (config.redisUrl) throw new StartupError('Invalid configuration: REDIS_URL: multi-node mode is not supported by this version yet; unset it');
-  const store = openStore(config.databaseUrl);
-  let keys: SigningKeys;
-  const accounts = new Accounts(store);
+  const store = options.store ?? openStore(config.databaseUrl);
+  // what start-up has made so far, undone in reverse if a later step throws
+  const undo: (() => Promise<void> | void)[] = [() => store.close()];
   try {
+    return await assemble();
+  } catch (error) {
+    for (const step of undo.reverse()) await step();
+    throw error;
+  }
+
+  async function assemble(): Promise<ChattyServer> {
     await store.migrate();
-    keys = await SigningKeys.load(store, { jwtSecret: config.jwtSecret, nodeEnv: config.nodeEnv, logger });
+    const keys = await SigningKeys.load(store, { jwtSecret: config.jwtSecret, nodeEnv: config.nodeEnv, logger });
+    undo.push(() => keys.stop());
+    const accounts = new Accounts(store);
     if (config.admin) {
       await accounts.ensureAdmin(config.admin.username, config.admin.password);
       logger.info({ username: config.admin.username }, 'bootstrap admin ready');
     }
-  } catch (error) {
-    await store.close();
-    throw error;
+    const metrics = new Metrics();
+    const eventLog = new EventLog(store, {
+      mode: config.eventLog,
+      historyTtlMs: config.historyTtlMs,
+      recentBytes: config.limits.recentEventsBytes,
+      logger,
+      metrics,
+      clock,
+    });
+    const presence = new LocalPresence();
+    let draining = false;
+
+    // the app is built after Socket.IO, which must attach first to own /socket.io/ requests
+    let app: http.RequestListener = (_req, res) => res.writeHead(503).end();
+    const httpServer = http.createServer(
+      {
+        // slow or idle clients must not hold connections (and file descriptors) for ever
+        headersTimeout: config.limits.headersTimeoutMs,
+        requestTimeout: config.limits.requestTimeoutMs,
+        keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+        // how often the timeouts above are checked: a tenth of the shortest, within 100 ms–1 s
+        connectionsCheckingInterval: Math.min(Math.max(Math.min(config.limits.headersTimeoutMs, config.limits.requestTimeoutMs) / 10, 100), 1000),
+      },
+      (req, res) => app(req, res),
+    );
+    if (config.limits.maxConnections > 0) httpServer.maxConnections = config.limits.maxConnections;
+    const sockets = createSocketServer(httpServer, {
+      store,
+      eventLog,
+      keys,
+      presence,
+      metrics,
+      logger,
+      corsOrigins: config.corsOrigins,
+      presenceLimit: config.presenceLimit,
+      limits: config.limits,
+      trustProxy: config.trustProxy,
+      clock,
+      ...(options.replayPageSize !== undefined ? { replayPageSize: options.replayPageSize } : {}),
+    });
+    undo.push(() => sockets.close());
+    await eventLog.start(sockets.deliver);
+    undo.push(() => eventLog.stop());
+    const subscriptions = new Subscriptions(store, sockets.membership, config.limits.maxSubscriptionPairs);
+    app = createApp({
+      config,
+      logger,
+      metrics,
+      store,
+      accounts,
+      keys,
+      presence,
+      notifications: new Notifications(store, eventLog, metrics, clock),
+      subscriptions,
+      readiness: [{ name: 'store', check: () => store.ping() }],
+      isDraining: () => draining,
+    });
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      httpServer,
+      io: sockets.io,
+      store,
+      keys,
+      eventLog,
+      listen: () =>
+        new Promise((resolve, reject) => {
+          httpServer.once('error', reject);
+          httpServer.listen(config.port, config.host, () => {
+            httpServer.off('error', reject);
+            const address = httpServer.address() as AddressInfo;
+            logger.info({ host: address.address, port: address.port, store: config.databaseUrl.split(':')[0] }, 'chatty listening');
+            resolve(address);
+          });
+        }),
+      close: () =>
+        (closing ??= (async () => {
+          draining = true;
+          keys.stop();
+          const force = setTimeout(() => httpServer.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();
+          await sockets.close();
+          clearTimeout(force);
+          // subscription changes already accepted are committed before the store closes
+          await subscriptions.drain();
+          await eventLog.stop();
+          await store.close();
+          logger.info('chatty stopped');
+        })()),
+    };
   }
-  const metrics = new Metrics();
-  const eventLog = new EventLog(store, { mode: config.eventLog, historyTtlMs: config.historyTtlMs, logger, metrics });
-  const presence = new LocalPresence();
-  let draining = false;
-
-  // the app is built after Socket.IO, which must attach first to own /socket.io/ requests
-  let app: http.RequestListener = (_req, res) => res.writeHead(503).end();
-  const httpServer = http.createServer((req, res) => app(req, res));
-  const sockets = createSocketServer(httpServer, { store, eventLog, keys, presence, metrics, logger, corsOrigins: config.corsOrigins, presenceLimit: config.presenceLimit });
-  await eventLog.start(sockets.deliver);
-  app = createApp({
-    config,
-    logger,
-    metrics,
-    store,
-    accounts,
-    keys,
-    presence,
-    notifications: new Notifications(store, eventLog, metrics),
-    subscriptions: new Subscriptions(store, sockets.membership),
-    readiness: [{ name: 'store', check: () => store.ping() }],
-    isDraining: () => draining,
-  });
-
-  let closing: Promise<void> | undefined;
-  return {
-    config,
-    logger,
-    httpServer,
-    io: sockets.io,
-    store,
-    keys,
-    eventLog,
-    listen: () =>
-      new Promise((resolve, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(config.port, config.host, () => {
-          httpServer.off('error', reject);
-          const address = httpServer.address() as AddressInfo;
-          logger.info({ host: address.address, port: address.port, store: config.databaseUrl.split(':')[0] }, 'chatty listening');
-          resolve(address);
-        });
-      }),
-    close: () =>
-      (closing ??= (async () => {
-        draining = true;
-        keys.stop();
-        const force = setTimeout(() => httpServer.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();
-        await sockets.close();
-        clearTimeout(force);
-        await eventLog.stop();
-        await store.close();
-        logger.info('chatty stopped');
-      })()),
-  };
 }

@@ -50,9 +50,10 @@ export class SigningKeys {
         logger.warn('No JWT_SECRET set: generated a random development secret and stored it in the key ring');
       }
       const key: SigningKey = { id: newKeyId(), secret, createdAt: now, expiresAt: null };
-      await store.saveKeys([key]);
-      ring = new KeyRing([key]);
-      logger.info({ keyId: key.id }, 'key ring seeded');
+      // nodes starting together on one database each try; the ring keeps the first key only
+      ring = new KeyRing(await store.seedKeyRing(key));
+      if (ring.find(key.id, now)) logger.info({ keyId: key.id }, 'key ring seeded');
+      else logger.info('key ring seeded by another node meanwhile');
     } else if (jwtSecret && !ring.valid(now).some((k) => k.secret === jwtSecret)) {
       logger.warn('JWT_SECRET differs from the persisted key ring and is ignored: rotate through PUT /auth/update-jwt-secret');
     }
@@ -94,14 +95,20 @@ export class SigningKeys {
     return run;
   }
 
+  /**
+   * Refuses a secret the ring has ever held, current, in grace or expired: putting a retired
+   * secret back would revive every token it signed (those without `kid` are tried against every
+   * valid key). The store keeps every key ever saved; the in-memory ring only the valid ones.
+   * The caller audits the rotation, knowing who asked for it.
+   */
   private async rotateNow(secret: string, graceSeconds: number, now: number): Promise<{ key: SigningKey; retired: SigningKey[] }> {
-    if (this.current.valid(now).some((k) => k.secret === secret)) {
-      throw new ChattyError('validation_failed', 'The new secret must differ from the keys in use', { pointer: '/secret' });
+    const held = [...this.current.valid(now), ...(await this.store.listKeys())];
+    if (held.some((k) => k.secret === secret)) {
+      throw new ChattyError('validation_failed', 'secret must be new: the key ring has held it before, and it must never sign again', { pointer: '/secret' });
     }
     const { ring, added, retired } = this.current.rotate(secret, graceSeconds, now);
     await this.store.saveKeys([added, ...retired]);
     this.current = ring;
-    this.logger.info({ keyId: added.id, retired: retired.map((k) => k.id), graceSeconds }, 'key ring rotated');
     for (const key of retired) this.watch(key);
     return { key: added, retired };
   }

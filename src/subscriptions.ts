@@ -2,6 +2,7 @@
  * Subscriptions (contract §4.3): durable user → channel rows, with every live socket moved into
  * (out of) the rooms before the caller hears back.
  */
+import { ChattyError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { channelsOfDocument } from './jsonapi-channels.js';
 import { parseMethod, type SubscriptionMode } from './method-query.js';
@@ -31,14 +32,28 @@ export class Subscriptions {
   constructor(
     private readonly store: Store,
     private readonly membership: Membership,
+    /** The most (user, channel) pairs one request may change: each is a row written in one transaction. */
+    private readonly maxPairs: number,
   ) {}
 
   async change(action: SubscriptionAction, method: unknown, document: unknown): Promise<SubscriptionChange> {
     const { mode, names } = parseMethod(method, SUBSCRIPTION_MODES);
     const channels = channelsOfDocument(document);
     const users: UserId[] = mode === 'users' ? names : await this.store.subscribersOfAny(names);
+    if (users.length * channels.length > this.maxPairs) {
+      throw new ChattyError(
+        'validation_failed',
+        `${users.length} users × ${channels.length} channels is more than the ${this.maxPairs} (user, channel) pairs one request may change (MAX_SUBSCRIPTION_PAIRS); split it`,
+        { pointer: '' },
+      );
+    }
     const changed = users.length === 0 ? 0 : await this.batches.add({ action, users, channels });
     return { channels, users: users.length, changed };
+  }
+
+  /** Waits for every change accepted so far to be committed. */
+  async drain(): Promise<void> {
+    await this.batches.drain();
   }
 
   private async commitAndMove(changes: StoredChange[]): Promise<number[]> {

@@ -1,4 +1,5 @@
 /** Timers for moments that may be weeks away. */
+import { systemClock, type Clock } from './clock.js';
 
 /** setTimeout's longest delay: a longer one fires at once. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
@@ -8,16 +9,24 @@ export interface ScheduledRun {
 }
 
 /**
- * Runs `fn` at `at` (ms since the epoch), however far off, re-arming in steps setTimeout accepts.
- * The timer does not keep the process alive.
+ * Runs `fn` at `at` (ms since the epoch on `clock`), however far off, re-arming in steps setTimeout
+ * accepts. A moment already past runs `fn` before returning. The timer does not keep the process
+ * alive.
  */
-export function runAt(at: number, fn: () => void): ScheduledRun {
-  let timer: NodeJS.Timeout | undefined;
+export function runAt(at: number, fn: () => void, clock: Clock = systemClock): ScheduledRun {
+  let timer: { cancel(): void } | undefined;
+  let cancelled = false;
   const arm = () => {
-    const delay = at - Date.now();
+    if (cancelled) return;
+    const delay = at - clock.now();
     if (delay <= 0) return fn();
-    timer = setTimeout(arm, Math.min(delay, MAX_DELAY_MS)).unref();
+    timer = clock.setTimeout(arm, Math.min(delay, MAX_DELAY_MS));
   };
   arm();
-  return { cancel: () => clearTimeout(timer) };
+  return {
+    cancel: () => {
+      cancelled = true;
+      timer?.cancel();
+    },
+  };
 }

@@ -1,6 +1,8 @@
 /**
  * JWT verification and signing against the key ring (contract §3): HS256 only, `kid` honoured,
- * without `kid` every valid key is tried. Pure: no I/O, the caller passes the clock.
+ * without `kid` every valid key is tried, no `crit` extension understood. Time claims (`exp`,
+ * `nbf`, `iat`) must be NumericDates (RFC 7519: seconds, a number) within sane bounds. Pure: no
+ * I/O, the caller passes the clock.
  */
 import jwt from 'jsonwebtoken';
 import type { KeyId, KeyRing, SigningKey } from './key-ring.js';
@@ -25,15 +27,29 @@ export type VerifyResult = { ok: true; principal: Principal } | { ok: false; cod
 const ALGORITHMS: jwt.Algorithm[] = ['HS256'];
 
 /**
+ * How far ahead of this server's clock a token's `iat` and `nbf` may be: the issuer's clock may
+ * run a little fast. `exp` gets no such tolerance.
+ */
+export const CLOCK_SKEW_SECONDS = 60;
+/**
+ * How far in the future `exp` may lie: ten years, leap days included. Beyond that the token is
+ * a token that never expires in disguise, and values such as 1e300 break the date arithmetic of
+ * whatever schedules the expiry.
+ */
+export const MAX_EXP_AHEAD_SECONDS = 3653 * 24 * 3600;
+
+/**
  * Verifies `token` at `now` (ms). An expired token is reported as `token_expired` only when its
  * signature is valid; everything else wrong is `token_invalid`.
  */
 export function verifyToken(token: string | undefined | null, ring: KeyRing, now: number): VerifyResult {
   if (!token) return { ok: false, code: 'token_missing' };
+  const nowSeconds = Math.floor(now / 1000);
   for (const key of candidateKeys(token, ring, now)) {
     try {
-      const claims = jwt.verify(token, ring.keyObject(key.id), { algorithms: ALGORITHMS, clockTimestamp: Math.floor(now / 1000) }) as jwt.JwtPayload;
-      const principal = principalOf(claims, key.id);
+      // nbf is checked by principalOf, with the skew allowed for iat
+      const claims = jwt.verify(token, ring.keyObject(key.id), { algorithms: ALGORITHMS, clockTimestamp: nowSeconds, ignoreNotBefore: true }) as jwt.JwtPayload;
+      const principal = principalOf(claims, key.id, nowSeconds);
       return principal ? { ok: true, principal } : { ok: false, code: 'token_invalid' };
     } catch (error) {
       if (error instanceof jwt.TokenExpiredError) return { ok: false, code: 'token_expired' };
@@ -45,28 +61,40 @@ export function verifyToken(token: string | undefined | null, ring: KeyRing, now
 
 /**
  * The keys that may have signed `token`, from its header alone: the one its `kid` names, or every
- * valid key when it has none. Empty for a malformed header or an `alg` other than HS256.
+ * valid key when it has none. Empty for a malformed header, an `alg` other than HS256, or a `crit`
+ * member: it names extensions the token must not be accepted without, and we implement none
+ * (RFC 7515 §4.1.11).
  */
 function candidateKeys(token: string, ring: KeyRing, now: number): SigningKey[] {
   const dot = token.indexOf('.');
   if (dot <= 0) return [];
-  let header: { alg?: unknown; kid?: unknown };
+  let header: { alg?: unknown; kid?: unknown; crit?: unknown };
   try {
     header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
   } catch {
     return [];
   }
-  if (typeof header !== 'object' || header === null || header.alg !== 'HS256') return [];
+  if (typeof header !== 'object' || header === null || header.alg !== 'HS256' || 'crit' in header) return [];
   if (header.kid === undefined) return ring.valid(now);
   const key = typeof header.kid === 'string' ? ring.find(header.kid, now) : undefined;
   return key ? [key] : [];
 }
 
-/** Who verified claims speak for, or undefined when `sub`, `role` or `exp` break the rules. */
-function principalOf(claims: jwt.JwtPayload, keyId: KeyId): Principal | undefined {
+/** Whether `value` is absent or a NumericDate (a number of seconds, RFC 7519 §2) from 0 to `latest`. */
+const isDateUpTo = (value: unknown, latest: number): boolean => value === undefined || (typeof value === 'number' && value >= 0 && value <= latest);
+
+/**
+ * Who verified claims speak for, or undefined when they break the rules: `sub` a valid name,
+ * `role` a known one, `iat` and `nbf` not later than `nowSeconds` (give or take the clock skew),
+ * `exp` not later than MAX_EXP_AHEAD_SECONDS from now. jsonwebtoken has already refused an `exp`
+ * that has passed.
+ */
+function principalOf(claims: jwt.JwtPayload, keyId: KeyId, nowSeconds: number): Principal | undefined {
+  if (typeof claims !== 'object' || claims === null) return undefined;
   const role = claims.role ?? 'user';
   if (typeof claims.sub !== 'string' || !isValidName(claims.sub) || !ROLES.includes(role)) return undefined;
-  if (claims.exp !== undefined && typeof claims.exp !== 'number') return undefined;
+  if (!isDateUpTo(claims.iat, nowSeconds + CLOCK_SKEW_SECONDS) || !isDateUpTo(claims.nbf, nowSeconds + CLOCK_SKEW_SECONDS)) return undefined;
+  if (!isDateUpTo(claims.exp, nowSeconds + MAX_EXP_AHEAD_SECONDS)) return undefined;
   return { sub: claims.sub, role, exp: claims.exp, keyId };
 }
 

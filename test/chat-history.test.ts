@@ -2,8 +2,9 @@
  * Chat history (contract §5, issue 3): the newest `limit` (≤ 100, default 50) messages with an id
  * below `before`, oldest first, paged over more than 100 messages; members only.
  *
- * Flood control allows a burst of 20 sends per socket, so the 120 messages come from six sockets
- * (three users, two tabs each), 20 each, sent one after another so that their order is known.
+ * The 120 messages come from six sockets (three users, two tabs each), 20 each, sent one after
+ * another so that their order is known; per-user flood control is off (CHAT_SEND_RATE=0) in this
+ * suite, which is about paging, not pacing.
  */
 import { expect } from 'chai';
 import { send, type ChatMessage } from './helpers/chat.js';
@@ -14,7 +15,7 @@ const TOTAL = 120;
 const PER_SOCKET = 20;
 
 describe('chat: history (contract §5)', () => {
-  const world = useWorld();
+  const world = useWorld({ env: { CHAT_SEND_RATE: '0' } });
   const { open, subscribe } = world;
 
   async function history(socket: TestSocket, payload: Record<string, unknown>): Promise<ChatMessage[]> {

@@ -93,10 +93,13 @@ describe('chat: presence and typing (contract §5)', () => {
     expect(refused.ok).to.equal(false);
     expect(refused.error.code).to.equal('not_member');
 
-    // a private conversation: its participants who are online
+    // a private conversation: its participants who are online, once it holds a message (the
+    // presence rule: test/socket-presence-policy.test.ts)
+    expect((await bob.call('chat:send', { to: 'mallory', body: 'hello' })).ok).to.equal(true);
     const dm = await bob.call('presence:query', { channel: 'dm:bob:mallory' });
     expect(dm).to.deep.equal({ ok: true, channel: 'dm:bob:mallory', online: ['bob'] });
-    const dm2 = await bob.call('presence:query', { channel: 'dm:alice:bob' });
+    expect((await bob.call('chat:send', { to: 'alice', body: 'hello' })).ok).to.equal(true);
+    const dm2 = await bob.call('presence:query', { to: 'alice' });
     expect(dm2).to.deep.equal({ ok: true, channel: 'dm:alice:bob', online: ['alice', 'bob'] });
   });
 

@@ -152,3 +152,34 @@ describe('chat: read receipts and unread counts (contract §5)', () => {
     expect(history.receipts).to.deep.equal({});
   });
 });
+
+describe('chat: the caps on receipts and unread counts (issue 9: READ_POSITIONS_LIMIT, UNREAD_COUNT_LIMIT)', () => {
+  const world = useWorld({ env: { READ_POSITIONS_LIMIT: '2', UNREAD_COUNT_LIMIT: '3', CHAT_SEND_RATE: '0' } });
+  const { open, subscribe } = world;
+
+  it('chat:history returns at most READ_POSITIONS_LIMIT receipts, the most advanced first', async () => {
+    const readers = ['r1', 'r2', 'r3', 'r4'];
+    await subscribe(['alice', ...readers], ['rooms', '1']);
+    const alice = await open('alice');
+    const sent = [];
+    for (let i = 0; i < 4; i++) sent.push(await send(alice, { channel: 'rooms-1', body: `m${i}` }));
+    // r1 read up to the first message, r2 the second, …: r4 and r3 are the most advanced
+    const sockets = await Promise.all(readers.map(open));
+    for (const [i, reader] of sockets.entries()) {
+      expect(await reader.call('chat:read', { channel: 'rooms-1', messageId: sent[i]!.id })).to.include({ ok: true });
+    }
+    const history = await alice.call('chat:history', { channel: 'rooms-1' });
+    expect(history.messages).to.have.length(4);
+    expect(history.receipts).to.deep.equal({ r4: sent[3]!.id, r3: sent[2]!.id });
+  });
+
+  it('chat:unread counts up to UNREAD_COUNT_LIMIT per conversation and reports the cap beyond it', async () => {
+    await subscribe(['alice', 'bob'], ['rooms', '1'], ['rooms', '2']);
+    const [alice, bob] = await Promise.all([open('alice'), open('bob')]);
+    for (let i = 0; i < 7; i++) await send(alice, { channel: 'rooms-1', body: `group ${i}` });
+    for (let i = 0; i < 2; i++) await send(alice, { channel: 'rooms-2', body: `other ${i}` });
+    for (let i = 0; i < 5; i++) await send(alice, { to: 'bob', body: `dm ${i}` });
+    const ack = await bob.call('chat:unread', {});
+    expect(ack).to.deep.equal({ ok: true, unread: { 'rooms-1': 3, 'rooms-2': 2, 'dm:alice:bob': 3 } });
+  });
+});

@@ -1,11 +1,13 @@
 /**
  * Malformed chat payloads and flood control (contract §5, issue 3). Each malformed payload gets
  * `{ok:false, error:{code, message}}` with the right code, changes nothing and reaches no one;
- * a client without an ack callback does not crash anything; flood control answers `rate_limited`
- * without disconnecting; and the server stays up throughout.
+ * a client without an ack callback does not crash anything; flood control (per user, across all
+ * of the user's sockets, on a clock the test moves) answers `rate_limited` without disconnecting;
+ * and the server stays up throughout.
  */
 import { expect } from 'chai';
 import { send, type ChatMessage } from './helpers/chat.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import type { TestSocket } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
@@ -165,7 +167,8 @@ describe('chat: validation and flood control (contract §5)', () => {
       ['presence:query', {}, 'validation_failed'],
       ['presence:query', { channel: 1 }, 'validation_failed'],
       ['presence:query', { channel: '' }, 'validation_failed'],
-      ['presence:query', { to: 'bob' }, 'validation_failed'],
+      ['presence:query', { channel: 'rooms-1', to: 'bob' }, 'validation_failed'],
+      ['presence:query', { to: 'alice' }, 'validation_failed'],
     ];
     expect(await check(alice, cases)).to.deep.equal([]);
     expect(await alice.call('chat:unread', {})).to.deep.equal({ ok: true, unread: { 'rooms-1': 0 } });
@@ -192,60 +195,6 @@ describe('chat: validation and flood control (contract §5)', () => {
     expect(bob.of('chat:typing')).to.have.length(1);
   });
 
-  it('flood control: chat:send beyond the burst is rate_limited without a disconnect, per socket', async () => {
-    const [alice, aliceTab2, bob] = await Promise.all([open('alice'), open('alice'), open('bob')]);
-    let disconnected = false;
-    alice.socket.on('disconnect', () => (disconnected = true));
-
-    const acks = await Promise.all(Array.from({ length: 40 }, (_, i) => alice.call('chat:send', { channel: 'rooms-1', body: `flood ${i}` })));
-    const ok = acks.filter((a) => a.ok === true);
-    const limited = acks.filter((a) => a.ok === false);
-    expect(ok.length, 'accepted within the burst of 20 (plus any refill)').to.be.within(20, 25);
-    expect(limited.length).to.equal(40 - ok.length);
-    for (const ack of limited) {
-      expect(ack.error.code).to.equal('rate_limited');
-      expect(ack.error.message).to.be.a('string').and.not.equal('');
-    }
-    // the first 20 are never the ones refused
-    expect(acks.slice(0, 20).every((a) => a.ok === true)).to.equal(true);
-
-    // another tab has its own bucket; the flooding socket is still connected
-    const fromTab2 = await aliceTab2.call('chat:send', { channel: 'rooms-1', body: 'other tab' });
-    expect(fromTab2.ok).to.equal(true);
-    expect(alice.socket.connected).to.equal(true);
-    expect(disconnected).to.equal(false);
-
-    // only accepted messages were delivered
-    await bob.waitFor('chat:message', ok.length + 1);
-    await flush(bob);
-    expect(bob.of('chat:message').map(([m]) => (m as ChatMessage).id)).to.deep.equal([...ok.map((a) => a.message.id), fromTab2.message.id]);
-
-    // the bucket refills (10/s): the same socket can send again shortly; retry rather than guess the time
-    let again: { ok: boolean; error?: { code: string } } = { ok: false };
-    for (let attempt = 0; attempt < 40; attempt++) {
-      again = await alice.call('chat:send', { channel: 'rooms-1', body: 'after the flood' });
-      if (again.ok) break;
-      expect(again.error?.code).to.equal('rate_limited');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(again.ok).to.equal(true);
-    expect(disconnected).to.equal(false);
-    expect((await world.api.get('/healthz')).status).to.equal(200);
-  });
-
-  it('flood control: chat:typing beyond its burst is rate_limited without a disconnect', async () => {
-    const [alice, bob] = await Promise.all([open('alice'), open('bob')]);
-    const acks = await Promise.all(Array.from({ length: 15 }, () => alice.call('chat:typing', { channel: 'rooms-1' })));
-    const ok = acks.filter((a) => a.ok === true).length;
-    expect(ok).to.be.within(6, 8);
-    expect(acks.slice(0, 6).every((a) => a.ok === true)).to.equal(true);
-    for (const ack of acks.filter((a) => a.ok === false)) expect(ack.error.code).to.equal('rate_limited');
-    // typing flood does not use up the send bucket
-    await expectUp(alice);
-    await bob.waitFor('chat:message');
-    expect(alice.socket.connected).to.equal(true);
-  });
-
   it('keeps serving after a barrage of malformed events from many sockets', async () => {
     const sockets = await Promise.all(['alice', 'bob', 'carol', 'dave'].map(open));
     const junk = ['x', 0, null, [], {}, { channel: {} }, { channel: 'rooms 1', body: { toString: 'x' } }, { to: [], body: [] }];
@@ -258,5 +207,114 @@ describe('chat: validation and flood control (contract §5)', () => {
     }
     await expectUp(sockets[0]!);
     await expectUp(sockets[1]!);
+  });
+});
+
+describe('chat: flood control per user (contract §5, issue 9: CHAT_SEND_RATE, TYPING_RATE)', () => {
+  const world = useWorld({ manual: true });
+  const { open, subscribe, flush } = world;
+  let clock: ManualClock;
+
+  /** A server on a clock that stands still until the test moves it: buckets refill only then. */
+  async function start(env: Record<string, string> = {}) {
+    clock = new ManualClock();
+    await world.start({ clock, env });
+    await subscribe(['alice', 'bob'], ['rooms', '1']);
+  }
+
+  /** Polls GET /control/search/online until `user` has no socket left on the server. */
+  async function offline(user: string): Promise<void> {
+    for (let polls = 0; ; polls++) {
+      const res = await world.api.get('/control/search/online');
+      expect(res.status).to.equal(200);
+      if (!(res.body.data as { id: string }[]).some((u) => u.id === user)) return;
+      if (polls > 500) throw new Error(`${user} stayed online`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  type Ack = { ok: boolean; message?: ChatMessage; error?: { code: string; message: string } };
+  const sendAll = (sockets: TestSocket[], perSocket: number, label: string): Promise<Ack[]> =>
+    Promise.all(sockets.flatMap((s, i) => Array.from({ length: perSocket }, (_, n) => s.call('chat:send', { channel: 'rooms-1', body: `${label} ${i}.${n}` }) as Promise<Ack>)));
+
+  function split(acks: Ack[]): { ok: Ack[]; limited: Ack[] } {
+    const ok = acks.filter((a) => a.ok);
+    const limited = acks.filter((a) => !a.ok);
+    for (const ack of limited) {
+      expect(ack.error?.code, JSON.stringify(ack)).to.equal('rate_limited');
+      expect(ack.error?.message).to.be.a('string').and.not.equal('');
+    }
+    return { ok, limited };
+  }
+
+  it('counts chat:send per user across all their sockets: a burst of twice the rate, then the rate, without a disconnect', async () => {
+    await start(); // CHAT_SEND_RATE default 10: bursts of 20
+    const tabs = await Promise.all(Array.from({ length: 5 }, () => open('alice')));
+    const bob = await open('bob');
+    let disconnects = 0;
+    for (const tab of tabs) tab.socket.on('disconnect', () => disconnects++);
+
+    // five tabs of one user share one bucket: 50 sends, 20 accepted, whichever tab sent them
+    const first = split(await sendAll(tabs, 10, 'flood'));
+    expect(first.ok).to.have.length(20);
+    expect(first.limited).to.have.length(30);
+
+    // another user has a bucket of their own
+    const fromBob = await send(bob, { channel: 'rooms-1', body: 'bob is fine' });
+
+    // time stands still: nothing refills; a tenth of a second refills one message, a second ten
+    expect(split(await sendAll(tabs, 1, 'still')).ok).to.have.length(0);
+    clock.advance(100);
+    expect(split(await sendAll(tabs, 1, 'tenth')).ok).to.have.length(1);
+    clock.advance(1000);
+    expect(split(await sendAll(tabs, 3, 'second')).ok).to.have.length(10);
+
+    // only accepted messages were stored and delivered, and nobody was disconnected
+    const accepted = [...first.ok.map((a) => a.message!.id), fromBob.id].sort((a, b) => a - b);
+    await bob.waitFor('chat:message', 20 + 1 + 1 + 10);
+    await flush(bob);
+    const delivered = bob.of('chat:message').map(([m]) => (m as ChatMessage).id);
+    expect(delivered).to.have.length(32);
+    expect(delivered.slice(0, 21)).to.deep.equal(accepted);
+    expect(disconnects).to.equal(0);
+    for (const tab of tabs) expect(tab.socket.connected).to.equal(true);
+  });
+
+  it("keeps a user's bucket while any of their sockets is open, and forgets it with the last", async () => {
+    await start();
+    const tabs = await Promise.all(Array.from({ length: 3 }, () => open('alice')));
+    expect(split(await sendAll(tabs, 10, 'flood')).ok).to.have.length(20);
+
+    // a tab closes and a new one opens: still the same, empty bucket
+    tabs.shift()!.close();
+    tabs.push(await open('alice'));
+    expect(split(await sendAll(tabs, 2, 'again')).ok).to.have.length(0);
+
+    // all of them leave: the user is forgotten (memory follows the users online), so a new
+    // socket starts with a full burst, on a clock that has not moved
+    for (const tab of tabs) tab.close();
+    await offline('alice');
+    const back = await open('alice');
+    expect(split(await sendAll([back], 25, 'back')).ok).to.have.length(20);
+  });
+
+  it('counts chat:typing per user (TYPING_RATE, bursts of twice it), apart from chat:send', async () => {
+    await start({ TYPING_RATE: '2' });
+    const tabs = await Promise.all(Array.from({ length: 3 }, () => open('alice')));
+    const acks = split(await Promise.all(tabs.flatMap((s) => Array.from({ length: 5 }, () => s.call('chat:typing', { channel: 'rooms-1' }) as Promise<Ack>))));
+    expect(acks.ok).to.have.length(4);
+    expect(acks.limited).to.have.length(11);
+    // the typing flood did not use up the send bucket
+    expect(split(await sendAll(tabs, 1, 'send')).ok).to.have.length(3);
+    clock.advance(500);
+    expect(split(await Promise.all(tabs.map((s) => s.call('chat:typing', { channel: 'rooms-1' }) as Promise<Ack>))).ok).to.have.length(1);
+  });
+
+  it('turns either limit off with 0', async () => {
+    await start({ CHAT_SEND_RATE: '0', TYPING_RATE: '0', SOCKET_EVENT_RATE: '0' });
+    const tabs = await Promise.all(Array.from({ length: 4 }, () => open('alice')));
+    expect(split(await sendAll(tabs, 30, 'unlimited')).ok).to.have.length(120);
+    const typing = await Promise.all(tabs.flatMap((s) => Array.from({ length: 20 }, () => s.call('chat:typing', { channel: 'rooms-1' }) as Promise<Ack>)));
+    expect(split(typing).ok).to.have.length(80);
   });
 });

@@ -80,12 +80,23 @@ describe('HTTP /auth (contract §3)', () => {
       });
     }
 
-    it('rejects a body that is not an object with a 4xx', async () => {
-      for (const body of [[], 'alice', 42, null]) {
-        const res = await world.api.post('/auth/register', body);
-        expect(res.status, JSON.stringify(body)).to.be.within(400, 422);
-        expect(res.body.errors[0].code).to.be.oneOf(['invalid_body', 'validation_failed']);
+    it('rejects a body that is not an object (null included) with 400 invalid_body asking for {username, password}', async () => {
+      for (const body of [null, [], ['alice', PASSWORD], 'alice', 42, true]) {
+        const error = expectError(await world.api.post('/auth/register', body), 400, 'invalid_body');
+        expect(error.detail, JSON.stringify(body)).to.equal('The body must be a JSON object {username, password}');
       }
+    });
+
+    it('treats usernames case-insensitively: ADMIN is taken by admin (409), and the account keeps its spelling', async () => {
+      await world.start({ env: { ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: PASSWORD } });
+      for (const username of ['ADMIN', 'Admin', 'aDmIn']) {
+        expectError(await world.api.post('/auth/register', { username, password: 'another password' }), 409, 'username_taken', { pointer: '/username' });
+      }
+      expect((await world.api.post('/auth/register', { username: 'Alice', password: PASSWORD })).status).to.equal(201);
+      expectError(await world.api.post('/auth/register', { username: 'alice', password: 'another password' }), 409, 'username_taken');
+      // nothing was overwritten
+      expect((await world.api.post('/auth/login', { username: 'admin', password: PASSWORD })).status).to.equal(200);
+      expect((await world.api.post('/auth/login', { username: 'Alice', password: PASSWORD })).status).to.equal(200);
     });
 
     it('is 403 registration_closed when REGISTRATION=closed, and creates nothing', async () => {
@@ -142,6 +153,24 @@ describe('HTTP /auth (contract §3)', () => {
       expect(unknown.body).to.deep.equal(wrong.body);
       expect(unknown.headers.getSetCookie()).to.deep.equal([]);
       expect(wrong.headers.getSetCookie()).to.deep.equal([]);
+    });
+
+    it('logs in as ALICE for the account alice, with a token whose sub is the stored spelling', async () => {
+      expect((await world.api.post('/auth/register', { username: 'alice', password: PASSWORD })).status).to.equal(201);
+      for (const username of ['ALICE', 'Alice', 'alice']) {
+        const login = await world.api.post('/auth/login', { username, password: PASSWORD });
+        expect(login.status, username).to.equal(200);
+        const meta = (await client(world.server.url, login.body.data.attributes.token).get('/auth/test-jwt')).body.meta;
+        expect(meta).to.include({ sub: 'alice', role: 'user' });
+      }
+      expectError(await world.api.post('/auth/login', { username: 'ALICE', password: 'wrong password' }), 401, 'invalid_credentials');
+    });
+
+    it('rejects a body that is not an object (null included) with 400 invalid_body asking for {username, password}', async () => {
+      for (const body of [null, [], 'alice', 42]) {
+        const error = expectError(await world.api.post('/auth/login', body), 400, 'invalid_body');
+        expect(error.detail, JSON.stringify(body)).to.equal('The body must be a JSON object {username, password}');
+      }
     });
 
     it('rejects non-string credentials with 422 before checking anything', async () => {
@@ -229,24 +258,63 @@ describe('HTTP /auth (contract §3)', () => {
     });
 
     const invalid: [label: string, body: unknown, status: number, code: string, pointer?: string][] = [
-      ['a 31-character secret', { secret: 's'.repeat(31) }, 422, 'validation_failed', '/secret'],
+      ['a 31-character secret', { secret: newSecret().slice(0, 31) }, 422, 'validation_failed', '/secret'],
       ['a missing secret', {}, 422, 'validation_failed', '/secret'],
       ['a numeric secret', { secret: 12345678901234567890123456789012345 }, 422, 'validation_failed', '/secret'],
-      ['a negative grace', { secret: 's'.repeat(40), graceSeconds: -1 }, 422, 'validation_failed', '/graceSeconds'],
-      ['a fractional grace', { secret: 's'.repeat(40), graceSeconds: 1.5 }, 422, 'validation_failed', '/graceSeconds'],
-      ['a string grace', { secret: 's'.repeat(40), graceSeconds: '10' }, 422, 'validation_failed', '/graceSeconds'],
-      ['a grace over 30 days', { secret: 's'.repeat(40), graceSeconds: 30 * 86400 + 1 }, 422, 'validation_failed', '/graceSeconds'],
-      ['an array body', ['s'.repeat(40)], 400, 'invalid_body'],
+      // too weak to be secrets (src/secret-strength.ts)
+      ['a secret of 32 spaces', { secret: ' '.repeat(32) }, 422, 'validation_failed', '/secret'],
+      ['a secret of one character 40 times', { secret: 'a'.repeat(40) }, 422, 'validation_failed', '/secret'],
+      ['a secret of four characters repeated', { secret: 'abcd'.repeat(10) }, 422, 'validation_failed', '/secret'],
+      ['a secret padded with whitespace', { secret: ` ${newSecret()} ` }, 422, 'validation_failed', '/secret'],
+      ['a secret of 31 characters and spaces', { secret: newSecret().slice(0, 31).split('').join(' ') }, 422, 'validation_failed', '/secret'],
+      ['a negative grace', { secret: newSecret(), graceSeconds: -1 }, 422, 'validation_failed', '/graceSeconds'],
+      ['a fractional grace', { secret: newSecret(), graceSeconds: 1.5 }, 422, 'validation_failed', '/graceSeconds'],
+      ['a string grace', { secret: newSecret(), graceSeconds: '10' }, 422, 'validation_failed', '/graceSeconds'],
+      ['a grace over 30 days', { secret: newSecret(), graceSeconds: 30 * 86400 + 1 }, 422, 'validation_failed', '/graceSeconds'],
+      ['an array body', [newSecret()], 400, 'invalid_body'],
     ];
     for (const [label, body, status, code, pointer] of invalid) {
       it(`rejects ${label} with ${status} ${code} and changes nothing`, async () => {
         const admin = client(world.server.url, world.server.adminToken());
         const res = await admin.put('/auth/update-jwt-secret', body);
         expectError(res, status, code, pointer ? { pointer } : undefined);
-        expect(JSON.stringify(res.body)).to.not.include('s'.repeat(31));
+        const secret = Array.isArray(body) ? body[0] : (body as { secret?: unknown }).secret;
+        if (typeof secret === 'string' && secret.trim()) expect(JSON.stringify(res.body)).to.not.include(secret.trim());
         expect((await admin.get('/auth/test-jwt')).status).to.equal(200);
       });
     }
+
+    it('refuses every secret the ring has ever held (422), so a retired secret never signs again', async () => {
+      const first = world.server.secret;
+      const admin = (secret: string) => client(world.server.url, world.server.token('operator', { role: 'admin', expiresIn: 3600, secret }));
+      const oldToken = world.server.token('alice');
+      const [second, third] = [newSecret(), newSecret()];
+      // grace 0: each replaced key expires at once
+      expect((await admin(first).put('/auth/update-jwt-secret', { secret: second, graceSeconds: 0 })).status).to.equal(200);
+      expect((await admin(second).put('/auth/update-jwt-secret', { secret: third, graceSeconds: 0 })).status).to.equal(200);
+
+      for (const secret of [first, second, third]) {
+        const res = await admin(third).put('/auth/update-jwt-secret', { secret, graceSeconds: 3600 });
+        expectError(res, 422, 'validation_failed', { pointer: '/secret' });
+        expect(JSON.stringify(res.body)).to.not.include(secret);
+      }
+      // the first secret's old kid-less tokens stay dead
+      expectError(await client(world.server.url, oldToken).get('/auth/test-jwt'), 401, 'token_invalid');
+      expectError(await client(world.server.url, world.server.token('alice', { secret: first })).get('/auth/test-jwt'), 401, 'token_invalid');
+      expect((await client(world.server.url, world.server.token('alice', { secret: third })).get('/auth/test-jwt')).status).to.equal(200);
+
+      // the stored ring remembers after a restart
+      await world.restart();
+      expectError(await admin(third).put('/auth/update-jwt-secret', { secret: first }), 422, 'validation_failed', { pointer: '/secret' });
+      expectError(await client(world.server.url, oldToken).get('/auth/test-jwt'), 401, 'token_invalid');
+    });
+
+    it('refuses a secret still in its grace period (422)', async () => {
+      const second = newSecret();
+      expect((await client(world.server.url, world.server.adminToken()).put('/auth/update-jwt-secret', { secret: second, graceSeconds: 3600 })).status).to.equal(200);
+      const admin = client(world.server.url, world.server.token('operator', { role: 'admin', expiresIn: 3600, secret: second }));
+      expectError(await admin.put('/auth/update-jwt-secret', { secret: world.server.secret }), 422, 'validation_failed', { pointer: '/secret' });
+    });
 
     it('rejects the secret already in use with 422', async () => {
       const res = await client(world.server.url, world.server.adminToken()).put('/auth/update-jwt-secret', { secret: world.server.secret });

@@ -203,11 +203,15 @@ describe('HTTP /control (contract §2, §4)', () => {
       expect(meta).to.include({ origin: 'posts-1', id: Number(res.body.data.id) });
     });
 
-    it('treats missing attributes as an empty object', async () => {
+    it('refuses a missing attributes and any member beside event and attributes, and emits nothing', async () => {
       const alice = await open('alice');
-      expect((await world.api.post('/control/notify?method=users:alice', { event: 'bare' })).status).to.equal(202);
+      expectError(await world.api.post('/control/notify?method=users:alice', { event: 'bare' }), 422, 'validation_failed', { pointer: '/attributes' });
+      expectError(await world.api.post('/control/notify?method=users:alice', { event: 'bare', attribute: { a: 1 } }), 422, 'validation_failed', { pointer: '/attribute' });
+      expectError(await world.api.post('/control/notify?method=users:alice', { event: 'bare', attributes: {}, 'a/b~': 1 }), 422, 'validation_failed', { pointer: '/a~1b~0' });
+      expect((await world.api.post('/control/notify?method=users:alice', { event: 'bare', attributes: {} })).status).to.equal(202);
       const [[payload]] = await alice.waitFor('bare');
       expect(payload).to.deep.equal({});
+      expect(alice.of('bare')).to.have.length(1);
     });
 
     it('accepts a 100-character event name of every allowed character', async () => {
@@ -288,10 +292,10 @@ describe('HTTP /control (contract §2, §4)', () => {
     it('rejects a malformed Idempotency-Key with 400', async () => {
       const alice = await open('alice');
       for (const key of ['k'.repeat(256), 'has space', 'caf\u00e9']) {
-        const res = await world.api.post('/control/notify?method=users:alice', { event: 'ping' }, { headers: { 'Idempotency-Key': key } });
+        const res = await world.api.post('/control/notify?method=users:alice', { event: 'ping', attributes: {} }, { headers: { 'Idempotency-Key': key } });
         expectError(res, 400, 'invalid_parameter', { parameter: 'Idempotency-Key' });
       }
-      expect((await world.api.post('/control/notify?method=users:alice', { event: 'ping' }, { headers: { 'Idempotency-Key': 'k'.repeat(255) } })).status).to.equal(202);
+      expect((await world.api.post('/control/notify?method=users:alice', { event: 'ping', attributes: {} }, { headers: { 'Idempotency-Key': 'k'.repeat(255) } })).status).to.equal(202);
       await flush(alice);
       expect(alice.of('ping')).to.have.length(1);
     });
@@ -614,7 +618,7 @@ describe('HTTP /control (contract §2, §4)', () => {
         expect(res.body.errors[0].status).to.equal(String(res.status));
       }
       expect((await request('GET', `${world.server.url}/healthz`)).status).to.equal(200);
-      expect((await world.api.post('/control/notify?method=users:a', { event: 'fine' })).status).to.equal(202);
+      expect((await world.api.post('/control/notify?method=users:a', { event: 'fine', attributes: {} })).status).to.equal(202);
     });
   });
 });

@@ -1,10 +1,16 @@
 /**
  * Socket authentication (contract §3, §5): where a handshake's token may come from, the
- * `connect_error` codes, the `ready` payload, expiry at `exp` and `auth:refresh`.
+ * `connect_error` codes, the `ready` payload, expiry at `exp` and `auth:refresh`, and key
+ * retirement after a refresh. Expiry runs on a hand-moved clock: no test waits for a token to age.
  */
+import crypto from 'node:crypto';
 import { expect } from 'chai';
+import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
+import type { ChattySocket } from '../src/realtime/types.js';
 import { client, doc } from './helpers/http.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import { signToken, unsignedToken } from './helpers/server.js';
+import { StoreGate, gatedStore } from './helpers/store-gate.js';
 import { connect, type TestSocket } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
@@ -38,15 +44,28 @@ function expOf(token: string): number {
   return Number(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp);
 }
 
-/** Waits until the wall clock has passed `epochMs` (for "still connected after exp" checks only). */
-async function until(epochMs: number): Promise<void> {
-  const wait = epochMs - Date.now();
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+/** A socket.io-client connection that is not waited on (its admission may never finish). */
+function rawSocket(url: string, auth: Record<string, unknown>): ClientSocket {
+  const socket = ioClient(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+  opened.push(socket);
+  return socket;
 }
+/** Sockets opened by rawSocket, closed after each test. */
+const opened: ClientSocket[] = [];
 
 describe('socket authentication (contract §3, §5)', () => {
   const world = useWorld();
   const { open, flush } = world;
+  afterEach(() => {
+    for (const socket of opened.splice(0)) socket.close();
+  });
+
+  /** The user's connections as the server counts them (GET /control/search/online). */
+  async function onlineCount(user: string): Promise<number> {
+    const res = await world.api.get('/control/search/online');
+    expect(res.status).to.equal(200);
+    return (res.body.data as { id: string; attributes: { connections: number } }[]).find((u) => u.id === user)?.attributes.connections ?? 0;
+  }
 
   describe('connect_error codes', () => {
     it('is token_missing without any token', async () => {
@@ -158,44 +177,57 @@ describe('socket authentication (contract §3, §5)', () => {
     });
   });
 
-  describe('token expiry', () => {
-    it('sends auth:expired and then disconnects the socket when exp passes', async () => {
-      const token = world.server.token('alice', { expiresIn: 2 });
+  describe('token expiry (on a clock the test moves)', () => {
+    let clock: ManualClock;
+    beforeEach(async () => {
+      clock = new ManualClock();
+      await world.start({ clock });
+    });
+
+    it('sends auth:expired and then disconnects the socket when exp passes, not a millisecond before', async () => {
+      const token = world.server.token('alice', { expiresIn: 60 });
       const alice = await connect(world.server.url, { token });
-      const { reason, receivedBefore } = await disconnected(alice, 4000);
+      clock.advanceTo(expOf(token) * 1000 - 1);
+      await flush(alice);
+      expect(alice.socket.connected).to.equal(true);
+      expect(alice.of('auth:expired')).to.have.length(0);
+
+      const gone = disconnected(alice);
+      clock.advanceTo(expOf(token) * 1000);
+      const { reason, receivedBefore } = await gone;
       expect(reason).to.equal('io server disconnect');
       expect(receivedBefore).to.include('auth:expired');
       expect(alice.of('auth:expired')[0]![0]).to.deep.equal({ reason: 'token_expired' });
-      expect(Date.now()).to.be.at.least(expOf(token) * 1000);
     });
 
     it('keeps a socket that sent auth:refresh with a newer token past the old exp, until the new one', async () => {
-      const token = world.server.token('alice', { expiresIn: 2 });
+      const token = world.server.token('alice', { expiresIn: 60 });
       const alice = await connect(world.server.url, { token });
-      const newer = world.server.token('alice', { expiresIn: 4 });
+      const newer = world.server.token('alice', { expiresIn: 120 });
       const ack = await alice.call('auth:refresh', { token: newer });
-      expect(ack).to.include({ ok: true });
-      await until(expOf(token) * 1000 + 500);
-      expect(alice.socket.connected).to.equal(true);
+      expect(ack).to.deep.equal({ ok: true, exp: expOf(newer) });
+      clock.advanceTo(expOf(token) * 1000 + 30_000);
       await flush(alice);
       expect(alice.of('auth:expired')).to.have.length(0);
       expect(alice.socket.connected).to.equal(true);
       // the refreshed token's own exp still applies
-      const { receivedBefore } = await disconnected(alice, 4000);
+      const gone = disconnected(alice);
+      clock.advanceTo(expOf(newer) * 1000);
+      const { receivedBefore } = await gone;
       expect(receivedBefore).to.include('auth:expired');
-      expect(Date.now()).to.be.at.least(expOf(newer) * 1000);
     });
 
     it('answers ok:false to a bad refresh, and the socket still expires on time', async () => {
-      const alice = await connect(world.server.url, { token: world.server.token('alice', { expiresIn: 2 }) });
+      const token = world.server.token('alice', { expiresIn: 60 });
+      const alice = await connect(world.server.url, { token });
       const other = 'another-secret-that-is-long-enough-0123456789';
       const cases: [unknown, string[]][] = [
-        [{ token: world.server.token('bob', { expiresIn: 60 }) }, ['token_invalid', 'forbidden']],
+        [{ token: world.server.token('bob', { expiresIn: 600 }) }, ['token_invalid', 'forbidden']],
         [{ token: 'garbage' }, ['token_invalid']],
-        [{ token: signToken(other, 'alice', { expiresIn: 60 }) }, ['token_invalid']],
-        [{ token: unsignedToken({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 60 }) }, ['token_invalid']],
+        [{ token: signToken(other, 'alice', { expiresIn: 600 }) }, ['token_invalid']],
+        [{ token: unsignedToken({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 600 }) }, ['token_invalid']],
         [{ token: world.server.token('alice', { expiresIn: -5 }) }, ['token_expired']],
-        [{ token: world.server.token('alice', { role: 'root', expiresIn: 60 }) }, ['token_invalid']],
+        [{ token: world.server.token('alice', { role: 'root', expiresIn: 600 }) }, ['token_invalid']],
         [{}, ['validation_failed']],
         ['just a string', ['validation_failed']],
         [null, ['validation_failed']],
@@ -206,7 +238,9 @@ describe('socket authentication (contract §3, §5)', () => {
         expect(ack.error.code, `refresh with ${JSON.stringify(payload)}`).to.be.oneOf(codes);
         expect(ack.error.message).to.be.a('string');
       }
-      const { receivedBefore } = await disconnected(alice, 4000);
+      const gone = disconnected(alice);
+      clock.advanceTo(expOf(token) * 1000);
+      const { receivedBefore } = await gone;
       expect(receivedBefore).to.include('auth:expired');
     });
 
@@ -216,6 +250,117 @@ describe('socket authentication (contract §3, §5)', () => {
       expect(ack.ok).to.equal(false);
       expect(ack.error.code).to.equal('token_invalid');
       expect(alice.socket.connected).to.equal(true);
+    });
+
+    it('counts no presence for a socket whose token expires while it is being admitted (issue 9: phantom presence)', async () => {
+      const gate = new StoreGate('channelsOf');
+      clock = new ManualClock();
+      await world.start({ clock, wrapStore: gatedStore(gate) });
+      await world.subscribe(['alice', 'bob'], ['rooms', '1']);
+      const bob = await world.open('bob');
+      const admitted = new Promise<ChattySocket>((resolve) => world.server.chatty.io.once('connection', (s) => resolve(s as ChattySocket)));
+
+      // alice's admission stops at its read of her channels; her token expires meanwhile
+      gate.close();
+      const token = world.server.token('alice', { expiresIn: 60 });
+      const alice = rawSocket(world.server.url, { token });
+      const server = await admitted;
+      await gate.reached;
+      clock.advanceTo(expOf(token) * 1000);
+      const gone = new Promise<void>((resolve) => alice.once('disconnect', () => resolve()));
+      gate.open();
+
+      // admission notices the expiry at its next step: the socket goes, and is never counted
+      expect(await server.data.admitted).to.equal(false);
+      await gone;
+      expect(alice.listeners('ready')).to.have.length(0);
+      expect(await onlineCount('alice')).to.equal(0);
+      expect(await bob.call('presence:query', { channel: 'rooms-1' })).to.deep.equal({ ok: true, channel: 'rooms-1', online: ['bob'] });
+      await flush(bob);
+      expect(bob.of('presence')).to.deep.equal([]);
+
+      // and alice's next socket is her first again: announced online, then offline when it closes
+      const again = await world.open('alice');
+      await bob.waitFor('presence');
+      expect(await onlineCount('alice')).to.equal(1);
+      again.close();
+      await bob.waitFor('presence', 2);
+      expect(bob.of('presence').map(([p]) => p)).to.deep.equal([
+        { userId: 'alice', status: 'online' },
+        { userId: 'alice', status: 'offline' },
+      ]);
+      expect(await onlineCount('alice')).to.equal(0);
+    });
+
+    it('uncounts a socket whose token expires while its online announcement is being prepared, and announces in order', async () => {
+      const gate = new StoreGate('privateConversationsOf');
+      clock = new ManualClock();
+      await world.start({ clock, wrapStore: gatedStore(gate) });
+      await world.subscribe(['alice', 'bob'], ['rooms', '1']);
+      const bob = await world.open('bob');
+      await flush(bob);
+
+      // alice is counted, then her announcement waits for the store; her token expires meanwhile
+      gate.close();
+      const token = world.server.token('alice', { expiresIn: 60 });
+      const admitted = new Promise<ChattySocket>((resolve) => world.server.chatty.io.once('connection', (s) => resolve(s as ChattySocket)));
+      rawSocket(world.server.url, { token });
+      const server = await admitted;
+      await gate.reached;
+      const gone = new Promise<void>((resolve) => server.once('disconnect', () => resolve()));
+      clock.advanceTo(expOf(token) * 1000);
+      await gone;
+      // whatever the disconnect set off has reached the store by now; let the latest call out
+      // first, so that an offline announcement racing the online one would overtake it
+      await new Promise((resolve) => setImmediate(resolve));
+      gate.open('lastFirst');
+
+      await bob.waitFor('presence', 2);
+      expect(bob.of('presence').map(([p]) => p)).to.deep.equal([
+        { userId: 'alice', status: 'online' },
+        { userId: 'alice', status: 'offline' },
+      ]);
+      expect(await onlineCount('alice')).to.equal(0);
+    });
+  });
+
+  describe('key retirement after auth:refresh (contract §3)', () => {
+    /** Rotates to a new secret; the keys in use now retire after `graceMs` of wall-clock time. */
+    async function rotate(graceMs: number): Promise<string> {
+      const secret = crypto.randomBytes(32).toString('hex');
+      await world.server.chatty.keys.rotate(secret, graceMs / 1000);
+      return secret;
+    }
+
+    it('keeps a socket that refreshed to a token of the new key when the old key retires', async () => {
+      const alice = await connect(world.server.url, { token: world.server.token('alice', { expiresIn: 3600 }) });
+      // a socket that did not refresh: its end marks the retirement
+      const witness = await connect(world.server.url, { token: world.server.token('carol', { expiresIn: 3600 }) });
+      const witnessGone = disconnected(witness);
+      const secret = await rotate(300);
+      const ack = await alice.call('auth:refresh', { token: signToken(secret, 'alice', { expiresIn: 7200 }) });
+      expect(ack.ok, JSON.stringify(ack)).to.equal(true);
+
+      await witnessGone;
+      expect(witness.of('auth:expired').map(([e]) => e)).to.deep.equal([{ reason: 'key_retired' }]);
+      // the retirement reached every socket of the old key at once; a round trip after it has
+      // brought anything it sent alice (the service token of world.flush is of the old key too)
+      expect(await alice.call('chat:unread', {})).to.include({ ok: true });
+      expect(alice.socket.connected).to.equal(true);
+      expect(alice.of('auth:expired')).to.deep.equal([]);
+    });
+
+    it('ends a socket that refreshed to another token of the old key when the old key retires', async () => {
+      const alice = await connect(world.server.url, { token: world.server.token('alice', { expiresIn: 3600 }) });
+      const gone = disconnected(alice);
+      await rotate(300);
+      // still valid during the grace period, and newer: accepted, but it is the old key's
+      const ack = await alice.call('auth:refresh', { token: world.server.token('alice', { expiresIn: 7200 }) });
+      expect(ack.ok, JSON.stringify(ack)).to.equal(true);
+
+      const { receivedBefore } = await gone;
+      expect(receivedBefore).to.include('auth:expired');
+      expect(alice.of('auth:expired').map(([e]) => e)).to.deep.equal([{ reason: 'key_retired' }]);
     });
   });
 });

@@ -2,6 +2,22 @@ import { expect } from 'chai';
 import { connect } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
+/** Resolves with how a handshake with these headers ended: the user id, or "refused" at the upgrade. */
+async function outcome(url: string, token: string, headers: Record<string, string>): Promise<string> {
+  try {
+    const socket = await connect(url, { token }, { extraHeaders: headers });
+    socket.close();
+    return socket.ready.userId;
+  } catch (error) {
+    const e = error as Error & { description?: { message?: string }; data?: unknown };
+    // refused at the upgrade with HTTP 400, before any token check (so no data.code)
+    expect(e.message).to.equal('websocket error');
+    expect(e.description?.message).to.match(/400/);
+    expect(e.data).to.equal(undefined);
+    return 'refused';
+  }
+}
+
 describe('socket handshakes and their Origin (contract §8 CORS_ORIGINS)', () => {
   const world = useWorld({ env: { CORS_ORIGINS: 'https://app.example' } });
   const withOrigin = (origin: string) => connect(world.server.url, { token: world.server.token('alice') }, { extraHeaders: { origin } });
@@ -18,16 +34,48 @@ describe('socket handshakes and their Origin (contract §8 CORS_ORIGINS)', () =>
 
   it('refuses a page of any other origin, even with a valid token', async () => {
     for (const origin of ['https://evil.example', 'null', 'http://127.0.0.1:1']) {
-      const error = await withOrigin(origin).then(
-        () => expect.fail(`${origin} was admitted`),
-        (e: Error & { description?: { message?: string }; data?: unknown }) => e,
-      );
-      // refused at the upgrade with HTTP 400, before any token check (so no data.code)
-      expect(error.message, origin).to.equal('websocket error');
-      expect(error.description?.message, origin).to.match(/400/);
-      expect(error.data, origin).to.equal(undefined);
+      expect(await outcome(world.server.url, world.server.token('alice'), { origin }), origin).to.equal('refused');
     }
     // and the server goes on serving
     expect((await world.open('bob')).ready.userId).to.equal('bob');
+  });
+});
+
+describe('socket Origin behind a proxy that rewrites Host (TRUST_PROXY, issue 9)', () => {
+  const world = useWorld({ manual: true });
+  // what a proxy in front of chat.example passes on after rewriting Host to its upstream's name
+  const proxied = { host: 'chatty-upstream:3000', 'x-forwarded-host': 'chat.example', 'x-forwarded-proto': 'https' };
+  const attempt = (headers: Record<string, string>) => outcome(world.server.url, world.server.token('alice'), headers);
+
+  it('compares the Origin with X-Forwarded-Host and X-Forwarded-Proto when the request comes from a trusted proxy', async () => {
+    // the test's connections come from 127.0.0.1: TRUST_PROXY=loopback (the default) trusts them
+    await world.start({ env: { TRUST_PROXY: 'loopback' } });
+    expect(await attempt({ ...proxied, origin: 'https://chat.example' })).to.equal('alice');
+    expect(await attempt({ ...proxied, origin: 'https://chat.example:443' })).to.equal('alice');
+    // another scheme, host or port is another origin
+    expect(await attempt({ ...proxied, origin: 'http://chat.example' })).to.equal('refused');
+    expect(await attempt({ ...proxied, origin: 'https://evil.example' })).to.equal('refused');
+    expect(await attempt({ ...proxied, origin: 'https://chat.example:8443' })).to.equal('refused');
+    // the Host the proxy rewrote to is not the page's origin
+    expect(await attempt({ ...proxied, origin: 'https://chatty-upstream:3000' })).to.equal('refused');
+    // the first of several forwarded values is the one the client asked for
+    expect(await attempt({ ...proxied, 'x-forwarded-host': 'chat.example, inner.proxy', 'x-forwarded-proto': 'https, http', origin: 'https://chat.example' })).to.equal('alice');
+    // a proxy that forwards the host but not the scheme: the host decides, as without a proxy
+    expect(await attempt({ host: 'chatty-upstream:3000', 'x-forwarded-host': 'chat.example', origin: 'https://chat.example' })).to.equal('alice');
+    // a trusted proxy that forwards no host: the Host header decides
+    expect(await attempt({ origin: world.server.url })).to.equal('alice');
+    // the hop count form of TRUST_PROXY trusts the peer too
+    await world.start({ env: { TRUST_PROXY: '1' } });
+    expect(await attempt({ ...proxied, origin: 'https://chat.example' })).to.equal('alice');
+  });
+
+  it('ignores forwarded headers from a peer it does not trust (a client can send them itself)', async () => {
+    for (const trust of ['false', '10.0.0.0/8']) {
+      await world.start({ env: { TRUST_PROXY: trust } });
+      expect(await attempt({ ...proxied, origin: 'https://chat.example' }), `TRUST_PROXY=${trust}`).to.equal('refused');
+      expect(await attempt({ 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', origin: 'https://evil.example' }), `TRUST_PROXY=${trust}`).to.equal('refused');
+      // Host still decides for it
+      expect(await attempt({ 'x-forwarded-host': 'evil.example', origin: world.server.url }), `TRUST_PROXY=${trust}`).to.equal('alice');
+    }
   });
 });

@@ -37,8 +37,11 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       createdAt,
     });
 
+    const subscribe = async (users: string[], channels: string[]) => (await store.changeSubscriptions([{ action: 'subscribe', users, channels }]))[0];
+    const unsubscribe = async (users: string[], channels: string[]) => (await store.changeSubscriptions([{ action: 'unsubscribe', users, channels }]))[0];
+
     it('migrates idempotently and answers ping', async () => {
-      await store.subscribe(['alice'], ['posts-1']);
+      await subscribe(['alice'], ['posts-1']);
       await store.migrate();
       await store.ping();
       expect(await store.channelsOf('alice'), 'a second migrate keeps the data').to.deep.equal(['posts-1']);
@@ -53,6 +56,15 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.findAccount('nobody')).to.equal(undefined);
         await store.upsertAccount({ ...account, passwordHash: 'h2', role: 'admin' });
         expect(await store.findAccount('alice')).to.include({ passwordHash: 'h2', role: 'admin', createdAt: 1 });
+      });
+
+      it('treats usernames that differ only in ASCII case as one, keeping the first spelling', async () => {
+        const account = { username: 'Alice', passwordHash: 'h1', role: 'user' as const, createdAt: 1 };
+        expect(await store.createAccount(account)).to.equal(true);
+        expect(await store.createAccount({ ...account, username: 'ALICE' })).to.equal(false);
+        expect(await store.findAccount('alice')).to.deep.equal(account);
+        await store.upsertAccount({ ...account, username: 'aLiCe', passwordHash: 'h2' });
+        expect(await store.findAccount('ALICE')).to.deep.equal({ ...account, passwordHash: 'h2' });
       });
     });
 
@@ -69,12 +81,19 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
           { id: 'k2', secret: 't'.repeat(32), createdAt: 2, expiresAt: null },
         ]);
       });
+
+      it('seeds an empty ring once: a second seed gets the first key back', async () => {
+        const first = { id: 'k1', secret: 's'.repeat(32), createdAt: 1, expiresAt: null };
+        expect(await store.seedKeyRing(first)).to.deep.equal([first]);
+        expect(await store.seedKeyRing({ id: 'k2', secret: 't'.repeat(32), createdAt: 2, expiresAt: null })).to.deep.equal([first]);
+        expect(await store.listKeys()).to.deep.equal([first]);
+      });
     });
 
     describe('subscriptions', () => {
       it('counts only real changes and lists in id order with paging', async () => {
-        expect(await store.subscribe(['bob', 'alice'], ['posts-2', 'posts-1'])).to.equal(4);
-        expect(await store.subscribe(['alice'], ['posts-1', 'posts-3'])).to.equal(1);
+        expect(await subscribe(['bob', 'alice'], ['posts-2', 'posts-1'])).to.equal(4);
+        expect(await subscribe(['alice'], ['posts-1', 'posts-3'])).to.equal(1);
         expect(await store.channelsOf('alice')).to.deep.equal(['posts-1', 'posts-2', 'posts-3']);
         expect(await store.channelsOf('alice', { size: 2 })).to.deep.equal(['posts-1', 'posts-2']);
         expect(await store.channelsOf('alice', { after: 'posts-2', size: 2 })).to.deep.equal(['posts-3']);
@@ -91,13 +110,13 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
             ['posts-9', 0],
           ]),
         );
-        expect(await store.unsubscribe(['alice', 'bob'], ['posts-1', 'posts-9'])).to.equal(2);
-        expect(await store.unsubscribe(['alice', 'bob'], ['posts-1'])).to.equal(0);
+        expect(await unsubscribe(['alice', 'bob'], ['posts-1', 'posts-9'])).to.equal(2);
+        expect(await unsubscribe(['alice', 'bob'], ['posts-1'])).to.equal(0);
         expect(await store.subscribersOf('posts-1', { size: 10 })).to.deep.equal([]);
       });
 
       it('applies a batch of changes in one transaction, in order, counting each', async () => {
-        await store.subscribe(['alice'], ['posts-1']);
+        await subscribe(['alice'], ['posts-1']);
         const counts = await store.changeSubscriptions([
           { action: 'subscribe', users: ['alice', 'bob'], channels: ['posts-1', 'posts-2'] },
           { action: 'unsubscribe', users: ['bob'], channels: ['posts-1'] },
@@ -111,7 +130,7 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
 
       it('handles ten thousand users in one call', async () => {
         const users = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
-        expect(await store.subscribe(users, ['a-1', 'b-2'])).to.equal(20_000);
+        expect(await subscribe(users, ['a-1', 'b-2'])).to.equal(20_000);
         expect((await store.subscribersOfAny(['a-1'])).length).to.equal(10_000);
       });
     });
@@ -137,19 +156,39 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         ]);
         const ids = (events: { id: number }[]) => events.map((e) => e.id);
         const [n1, n2, c1, d1, n3] = ids(logged);
-        expect(ids(await store.eventsFor(['user:bob'], 0, 1e9, 10))).to.deep.equal([n2, d1]);
-        expect(ids(await store.eventsFor(['user:alice', 'posts-2', 'rooms-1'], 0, 1e9, 10))).to.deep.equal([n1, c1, d1]);
-        expect(ids(await store.eventsFor(['posts-1', 'posts-2', 'posts-3'], n1!, n3!, 10)), 'each event once, in the bounds').to.deep.equal([n3]);
-        expect(ids(await store.eventsFor(['user:alice', 'posts-1', 'rooms-1'], 0, 1e9, 2))).to.deep.equal([n1, c1]);
-        expect(await store.eventsFor([], 0, 1e9, 10)).to.deep.equal([]);
-        expect((await store.eventsFor(['user:carol'], 0, 1e9, 10))[0]).to.deep.equal(logged[1]);
+        const read = async (rooms: Record<string, number>, until: number, limit: number) =>
+          Object.fromEntries(await store.eventIdsFor(Object.entries(rooms).map(([room, afterId]) => ({ room, afterId })), until, limit));
+        expect(await read({ 'user:bob': 0 }, 1e9, 10)).to.deep.equal({ 'user:bob': [n2, d1] });
+        expect(await read({ 'user:alice': 0, 'posts-2': 0, 'rooms-1': 0, 'posts-9': 0 }, 1e9, 10)).to.deep.equal({ 'user:alice': [d1], 'posts-2': [n1], 'rooms-1': [c1], 'posts-9': [] });
+        expect(await read({ 'posts-1': 0, 'posts-3': n1! }, n3!, 10), 'each room from its own cursor, within the bound').to.deep.equal({ 'posts-1': [n1], 'posts-3': [n3] });
+        expect(await read({ 'user:bob': 0 }, 1e9, 1), 'at most limit per room').to.deep.equal({ 'user:bob': [n2] });
+        expect(await read({ 'user:bob': n2! }, d1! - 1, 10), 'after and until exclusive and inclusive').to.deep.equal({ 'user:bob': [] });
+        expect(await store.eventIdsFor([], 1e9, 10)).to.deep.equal(new Map());
+        expect(await store.eventsByIds([n3!, n2!, 999_999])).to.deep.equal([logged[1], logged[4]]);
+        expect(await store.eventsByIds([])).to.deep.equal([]);
+      });
+
+      it('does not take an idempotency key that is still honoured', async () => {
+        const day = 24 * 60 * 60 * 1000;
+        const [first] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k', createdAt: 1_000 })]);
+        let error: unknown;
+        try {
+          await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k', createdAt: 1_000 + day - 1 })]);
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error, 'a second entry with a live key is refused').to.be.instanceOf(Error);
+        expect(await store.findByIdempotencyKey('svc\u0000k', 0)).to.deep.equal(first);
+        const [later] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k', createdAt: 1_000 + day + 1 })]);
+        expect(await store.findByIdempotencyKey('svc\u0000k', 0)).to.deep.equal(later);
       });
 
       it('finds by idempotency key within the window, and reuses an expired key', async () => {
+        const day = 24 * 60 * 60 * 1000;
         const [first] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k1', createdAt: 1000 })]);
         expect(await store.findByIdempotencyKey('svc\u0000k1', 500)).to.deep.equal(first);
         expect(await store.findByIdempotencyKey('svc\u0000k1', 2000)).to.equal(undefined);
-        const [second] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k1', createdAt: 3000 })]);
+        const [second] = await store.appendEvents([notification({ idempotencyKey: 'svc\u0000k1', createdAt: 1000 + day + 1 })]);
         expect(await store.findByIdempotencyKey('svc\u0000k1', 2000)).to.deep.equal(second);
       });
 
@@ -167,7 +206,7 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect(await store.pruneEvents(100, 100, 1)).to.equal(1);
         expect(await store.pruneEvents(100, 100, 10)).to.equal(1);
         expect(await store.eventsBetween(0, 1e9, 10)).to.deep.equal([]);
-        expect(await store.eventsFor(['posts-1', 'rooms-1'], 0, 1e9, 10)).to.deep.equal([]);
+        expect(await store.eventIdsFor([{ room: 'posts-1', afterId: 0 }, { room: 'rooms-1', afterId: 0 }], 1e9, 10)).to.deep.equal(new Map([['posts-1', []], ['rooms-1', []]]));
         expect(await store.oldestEventId()).to.equal(undefined);
         const [next] = await store.appendEvents([notification({ createdAt: 200 })]);
         expect(next!.id).to.be.greaterThan(old[1]!.id);
@@ -189,13 +228,20 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       it('moves read positions forward only and counts unread', async () => {
         const [m1, m2, m3] = await store.appendEvents([chat('rooms-1', 'alice'), chat('rooms-1', 'bob'), chat('rooms-1', 'alice')]);
         await store.appendEvents([chat('dm:alice:bob', 'alice'), chat('dm:alice:carol', 'carol')]);
-        expect(await store.unreadCounts('bob', ['rooms-1', 'rooms-9'])).to.deep.equal({ 'rooms-1': 2, 'rooms-9': 0, 'dm:alice:bob': 1 });
+        expect(await store.unreadCounts('bob', ['rooms-1', 'rooms-9'], 100)).to.deep.equal({ 'rooms-1': 2, 'rooms-9': 0, 'dm:alice:bob': 1 });
+        expect(await store.unreadCounts('bob', ['rooms-1'], 1), 'counted up to the cap').to.deep.equal({ 'rooms-1': 1, 'dm:alice:bob': 1 });
         expect(await store.advanceReadPosition({ userId: 'bob', channel: 'rooms-1', messageId: m3!.id, readAt: 5 })).to.equal(true);
         expect(await store.advanceReadPosition({ userId: 'bob', channel: 'rooms-1', messageId: m1!.id, readAt: 6 })).to.equal(false);
-        expect(await store.readPositions('rooms-1')).to.deep.equal([{ userId: 'bob', channel: 'rooms-1', messageId: m3!.id, readAt: 5 }]);
-        expect((await store.unreadCounts('bob', ['rooms-1']))['rooms-1']).to.equal(0);
+        expect(await store.readPositions('rooms-1', 10)).to.deep.equal([{ userId: 'bob', channel: 'rooms-1', messageId: m3!.id, readAt: 5 }]);
+        expect((await store.unreadCounts('bob', ['rooms-1'], 100))['rooms-1']).to.equal(0);
         expect((m2 as ChatMessage).from).to.equal('bob');
-        expect(await store.unreadCounts('alice', [])).to.deep.equal({ 'dm:alice:bob': 0, 'dm:alice:carol': 1 });
+        expect(await store.unreadCounts('alice', [], 100)).to.deep.equal({ 'dm:alice:bob': 0, 'dm:alice:carol': 1 });
+        expect(await store.privateConversationsOf('alice', 10)).to.deep.equal(['dm:alice:bob', 'dm:alice:carol']);
+        expect(await store.privateConversationsOf('alice', 1)).to.deep.equal(['dm:alice:bob']);
+        expect(await store.privateConversationsOf('dave', 10)).to.deep.equal([]);
+        await store.advanceReadPosition({ userId: 'carol', channel: 'rooms-1', messageId: m2!.id, readAt: 7 });
+        await store.advanceReadPosition({ userId: 'alice', channel: 'rooms-1', messageId: m1!.id, readAt: 8 });
+        expect((await store.readPositions('rooms-1', 2)).map((p) => p.userId), 'the most advanced first, at most limit').to.deep.equal(['bob', 'carol']);
       });
     });
   });

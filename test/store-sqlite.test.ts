@@ -29,8 +29,43 @@ describe('SQLite migrations', () => {
     const store = new SqliteStore(file);
     try {
       await store.migrate();
-      expect((await store.eventsFor(['user:bob'], 0, 10, 10)).map((e) => e.id)).to.deep.equal([1, 2]);
-      expect((await store.eventsFor(['user:alice', 'posts-1'], 0, 10, 10)).map((e) => e.id)).to.deep.equal([2, 3]);
+      const cursors = (...rooms: string[]) => rooms.map((room) => ({ room, afterId: 0 }));
+      expect(Object.fromEntries(await store.eventIdsFor(cursors('user:bob'), 10, 10))).to.deep.equal({ 'user:bob': [1, 2] });
+      expect(Object.fromEntries(await store.eventIdsFor(cursors('user:alice', 'posts-1'), 10, 10))).to.deep.equal({ 'user:alice': [2], 'posts-1': [3] });
+      expect(await store.unreadCounts('alice', [], 10), 'private conversations found by the new table').to.deep.equal({ 'dm:alice:bob': 0 });
+      expect(await store.unreadCounts('bob', [], 10)).to.deep.equal({ 'dm:alice:bob': 1 });
+    } finally {
+      await store.close();
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite query plans (issue 9: each read costs what it returns)', () => {
+  const planOf = (db: Database.Database, sql: string, ...params: unknown[]) =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail).join('\n');
+
+  it('prunes through the time index and replays through the (room, event id) index, never scanning the log', async () => {
+    const file = tempDbPath();
+    const store = new SqliteStore(file);
+    try {
+      await store.migrate();
+      const db = new Database(file, { readonly: true });
+      try {
+        const statements = store['sql'];
+        const prune = planOf(db, statements.prune.source, 1, 1, 10);
+        expect(prune).to.include('events_by_time');
+        expect(prune).to.not.match(/SCAN e(vents)?\b(?! USING)/);
+        const ids = planOf(db, statements.eventIdsFor.source, 'posts-1', 0, 10, 10);
+        expect(ids).to.match(/SEARCH event_targets USING PRIMARY KEY \(room=\? AND event_id>\? AND event_id<\?\)/);
+        const unread = planOf(db, statements.unread.source, 'rooms-1', 0, 'bob', 10);
+        expect(unread).to.include('messages_by_channel (channel=? AND id>?)');
+        const positions = planOf(db, statements.readPositions.source, 'rooms-1', 10);
+        expect(positions).to.include('read_positions_by_channel');
+        expect(positions).to.not.include('TEMP B-TREE');
+      } finally {
+        db.close();
+      }
     } finally {
       await store.close();
       fs.rmSync(path.dirname(file), { recursive: true, force: true });

@@ -1,8 +1,11 @@
+import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { loadConfig, type Config } from '../config.js';
 import { configError } from './helpers/errors.js';
 
-const SECRET = 'x'.repeat(32);
+// JWT_SECRET must look random (src/secret-strength.ts): 'x'.repeat(32) is refused
+const SECRET = crypto.randomBytes(16).toString('hex');
+const OTHER_SECRET = crypto.randomBytes(16).toString('hex');
 
 
 describe('unit: loadConfig (contract §8)', () => {
@@ -67,7 +70,7 @@ describe('unit: loadConfig (contract §8)', () => {
     // the canonical name wins over its aliases
     ['PORT over APP_PORT and DEV_APP_PORT', { DEV_APP_PORT: '1', APP_PORT: '2', PORT: '3' }, { port: 3 }],
     ['APP_PORT over DEV_APP_PORT', { DEV_APP_PORT: '1', APP_PORT: '2' }, { port: 2 }],
-    ['JWT_SECRET over DEV_JWT_SECRET', { DEV_JWT_SECRET: 'd'.repeat(32), JWT_SECRET: SECRET }, { jwtSecret: SECRET }],
+    ['JWT_SECRET over DEV_JWT_SECRET', { DEV_JWT_SECRET: OTHER_SECRET, JWT_SECRET: SECRET }, { jwtSecret: SECRET }],
     ['MAX_REQ_SIZE over DEV_MAX_REQ_SIZE', { DEV_MAX_REQ_SIZE: '10kb', MAX_REQ_SIZE: '20kb' }, { maxRequestBytes: 20 * 1024 }],
     // empty strings count as unset
     ['an empty PORT falls back to the alias', { PORT: '', APP_PORT: '5000' }, { port: 5000 }],
@@ -93,6 +96,11 @@ describe('unit: loadConfig (contract §8)', () => {
     ['PORT', { DEV_APP_PORT: '99999' }],
     ['JWT_SECRET', { JWT_SECRET: 'too-short' }],
     ['JWT_SECRET', { DEV_JWT_SECRET: 'x'.repeat(31) }],
+    ['JWT_SECRET', { JWT_SECRET: ' '.repeat(32) }],
+    ['JWT_SECRET', { JWT_SECRET: 'x'.repeat(40) }],
+    ['JWT_SECRET', { JWT_SECRET: 'abcd'.repeat(10) }],
+    ['JWT_SECRET', { JWT_SECRET: ` ${SECRET} ` }],
+    ['JWT_SECRET', { JWT_SECRET: SECRET.slice(0, 31) }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
     ['DATABASE_URL', { DATABASE_URL: './data/chatty.db' }],
     ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],

@@ -2,12 +2,13 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { KeyRing, generateSecret, newKeyId, type SigningKey } from '../src/key-ring.js';
-import { signToken, verifyToken } from '../src/tokens.js';
+import { CLOCK_SKEW_SECONDS, MAX_EXP_AHEAD_SECONDS, signToken, verifyToken } from '../src/tokens.js';
 
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
 const NOW_S = Math.floor(NOW / 1000);
 const SECRET = 'a'.repeat(16) + crypto.randomBytes(16).toString('hex');
 const OTHER = 'b'.repeat(16) + crypto.randomBytes(16).toString('hex');
+const randomSecret = () => crypto.randomBytes(32).toString('hex');
 
 const key = (id: string, secret: string, createdAt: number, expiresAt: number | null = null): SigningKey => ({ id, secret, createdAt, expiresAt });
 const ringOf = (...keys: SigningKey[]) => new KeyRing(keys);
@@ -23,6 +24,8 @@ function handmade(header: Record<string, unknown>, payload: Record<string, unkno
   const signature = secret === undefined ? '' : crypto.createHmac('sha256', secret).update(body).digest('base64url');
   return `${body}.${signature}`;
 }
+/** An HS256 token signed with SECRET carrying exactly `payload`: jsonwebtoken's sign refuses odd iat and nbf values. */
+const claimsToken = (payload: Record<string, unknown>) => handmade({ alg: 'HS256', typ: 'JWT' }, payload, SECRET);
 
 describe('unit: verifyToken (contract §3)', () => {
   it('accepts a valid HS256 token and reports sub, role, exp and the key', () => {
@@ -77,12 +80,54 @@ describe('unit: verifyToken (contract §3)', () => {
     ['an expired token signed with another secret', () => sign({ sub: 'alice', exp: NOW_S - 100 }, OTHER), 'token_invalid'],
     ['a non-numeric exp', () => handmade({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', exp: 'tomorrow' }, SECRET), 'token_invalid'],
     ['an unknown kid, right secret', () => sign({ sub: 'alice' }, SECRET, { keyid: 'nope' }), 'token_invalid'],
+    // loose claims (issue 9)
+    ['a sub with a zero-width space', () => sign({ sub: 'ad\u200bmin', role: 'admin' }), 'token_invalid'],
+    ['a sub with a right-to-left override', () => sign({ sub: 'alice\u202e' }), 'token_invalid'],
+    ['a string iat', () => claimsToken({ sub: 'alice', iat: 'yesterday' }), 'token_invalid'],
+    ['a numeric-string iat', () => claimsToken({ sub: 'alice', iat: String(NOW_S) }), 'token_invalid'],
+    ['a null iat', () => claimsToken({ sub: 'alice', iat: null }), 'token_invalid'],
+    ['a negative iat', () => claimsToken({ sub: 'alice', iat: -1 }), 'token_invalid'],
+    ['an iat beyond the clock skew', () => claimsToken({ sub: 'alice', iat: NOW_S + CLOCK_SKEW_SECONDS + 1 }), 'token_invalid'],
+    ['an iat a year ahead', () => claimsToken({ sub: 'alice', iat: NOW_S + 365 * 86400, exp: NOW_S + 400 * 86400 }), 'token_invalid'],
+    ['an iat of 1e300', () => claimsToken({ sub: 'alice', iat: 1e300 }), 'token_invalid'],
+    ['a crit header', () => handmade({ alg: 'HS256', typ: 'JWT', crit: ['exp'] }, { sub: 'alice', exp: NOW_S + 60 }, SECRET), 'token_invalid'],
+    ['a crit header naming an extension', () => handmade({ alg: 'HS256', crit: ['b64'], b64: false }, { sub: 'alice' }, SECRET), 'token_invalid'],
+    ['an empty crit header', () => handmade({ alg: 'HS256', crit: [] }, { sub: 'alice' }, SECRET), 'token_invalid'],
+    ['a crit header with a kid', () => sign({ sub: 'alice' }, SECRET, { keyid: 'k1', header: { alg: 'HS256', crit: ['x'] } as jwt.JwtHeader }), 'token_invalid'],
+    ['an exp of 1e300', () => sign({ sub: 'alice', exp: 1e300 }), 'token_invalid'],
+    ['an exp of Number.MAX_VALUE', () => sign({ sub: 'alice', exp: Number.MAX_VALUE }), 'token_invalid'],
+    ['an exp past the ten-year bound', () => sign({ sub: 'alice', exp: NOW_S + MAX_EXP_AHEAD_SECONDS + 1 }), 'token_invalid'],
+    ['a string nbf', () => claimsToken({ sub: 'alice', nbf: 'now' }), 'token_invalid'],
+    ['an nbf beyond the clock skew', () => sign({ sub: 'alice', nbf: NOW_S + CLOCK_SKEW_SECONDS + 1 }), 'token_invalid'],
+    ['an nbf of 1e300', () => sign({ sub: 'alice', nbf: 1e300 }), 'token_invalid'],
+    ['a negative nbf', () => sign({ sub: 'alice', nbf: -5 }), 'token_invalid'],
   ];
   for (const [label, token, code] of failures) {
     it(`rejects ${label} as ${code}`, () => {
       expect(verifyToken(token(), RING, NOW)).to.deep.equal({ ok: false, code });
     });
   }
+
+  it('accepts iat and nbf up to the clock skew ahead, and exp up to ten years ahead', () => {
+    const hs256 = { alg: 'HS256', typ: 'JWT' };
+    const edge = handmade(hs256, { sub: 'alice', iat: NOW_S + CLOCK_SKEW_SECONDS, nbf: NOW_S + CLOCK_SKEW_SECONDS, exp: NOW_S + MAX_EXP_AHEAD_SECONDS }, SECRET);
+    expect(verifyToken(edge, RING, NOW)).to.deep.equal({ ok: true, principal: { sub: 'alice', role: 'user', exp: NOW_S + MAX_EXP_AHEAD_SECONDS, keyId: 'k1' } });
+    expect(verifyToken(handmade(hs256, { sub: 'alice', iat: 0, nbf: 0 }, SECRET), RING, NOW).ok).to.equal(true);
+    // NumericDate may be fractional (RFC 7519 §2)
+    expect(verifyToken(handmade(hs256, { sub: 'alice', iat: NOW_S - 0.5, exp: NOW_S + 60.5 }, SECRET), RING, NOW).ok).to.equal(true);
+    expect(MAX_EXP_AHEAD_SECONDS).to.be.at.least(10 * 365 * 86400);
+    expect(CLOCK_SKEW_SECONDS).to.equal(60);
+  });
+
+  it('honours nbf and iat against the clock it is given: a token early by more than the skew works once its time comes', () => {
+    const token = handmade({ alg: 'HS256' }, { sub: 'alice', nbf: NOW_S + 120, iat: NOW_S + 120 }, SECRET);
+    expect(verifyToken(token, RING, NOW)).to.deep.equal({ ok: false, code: 'token_invalid' });
+    expect(verifyToken(token, RING, NOW + 60_000).ok).to.equal(true);
+  });
+
+  it('reports an expired token as expired even when its other claims are absurd', () => {
+    expect(verifyToken(handmade({ alg: 'HS256' }, { sub: 'alice', exp: NOW_S - 1, iat: 1e300 }, SECRET), RING, NOW)).to.deep.equal({ ok: false, code: 'token_expired' });
+  });
 
   it('honours exp against the clock it is given', () => {
     const token = sign({ sub: 'alice', exp: NOW_S + 10 });
@@ -190,22 +235,22 @@ describe('unit: KeyRing (contract §3, key rotation)', () => {
   });
 
   it('never lengthens a grace already running, and drops expired keys', () => {
-    const first = RING.rotate('s2'.repeat(16), 10, NOW);
-    const second = first.ring.rotate('s3'.repeat(16), 1000, NOW + 1_000);
+    const first = RING.rotate(randomSecret(), 10, NOW);
+    const second = first.ring.rotate(randomSecret(), 1000, NOW + 1_000);
     const byId = new Map(second.ring.valid(NOW + 1_000).map((k) => [k.id, k]));
     expect(byId.get('k1')!.expiresAt).to.equal(NOW + 10_000);
     expect(byId.get(first.added.id)!.expiresAt).to.equal(NOW + 1_001_000);
     expect(second.retired.map((k) => k.id).sort()).to.deep.equal(['k1', first.added.id].sort());
     // a third rotation after k1 ran out no longer carries it
-    const third = second.ring.rotate('s4'.repeat(16), 0, NOW + 20_000);
+    const third = second.ring.rotate(randomSecret(), 0, NOW + 20_000);
     expect(third.retired.map((k) => k.id).sort()).to.deep.equal([first.added.id, second.added.id].sort());
     expect(third.ring.valid(NOW + 19_999).map((k) => k.id)).to.not.include('k1');
     expect(third.ring.valid(NOW + 20_000).map((k) => k.id)).to.deep.equal([third.added.id]);
   });
 
   it('can shorten a running grace', () => {
-    const first = RING.rotate('s2'.repeat(16), 1000, NOW);
-    const second = first.ring.rotate('s3'.repeat(16), 0, NOW + 1);
+    const first = RING.rotate(randomSecret(), 1000, NOW);
+    const second = first.ring.rotate(randomSecret(), 0, NOW + 1);
     expect(second.ring.valid(NOW + 1).map((k) => k.id)).to.deep.equal([second.added.id]);
   });
 

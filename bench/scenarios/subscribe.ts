@@ -8,6 +8,9 @@
  * child process: each 50,000-row set in one transaction; the single-user rows one transaction per
  * user.
  * Target: the one-request case ≤ 3× the baseline's time.
+ * The product runs with MAX_SUBSCRIPTION_PAIRS raised to the 50,000 pairs of the one request (the
+ * default cap, 10,000, refuses it with 422: the issue asks for this request, so the bench sets the
+ * documented limit as an operator would).
  */
 import { buildRequest, runLoad, type LoadResult } from '../http-load.js';
 import { documentOf, Product } from '../product.js';
@@ -35,6 +38,8 @@ const COMPOUND_DOCUMENT = {
 };
 const COMPOUND_CHANNELS = ['articles-1', 'people-9', 'comments-5', 'comments-12', 'tags-7'];
 const CONNECTIONS = 16;
+/** The pairs the one request changes: every user × a set of 5 channels. */
+const ONE_REQUEST_PAIRS = USERS * 5;
 
 export const subscribe: Scenario = {
   name: 'subscribe',
@@ -68,7 +73,7 @@ export const subscribe: Scenario = {
     }
 
     context.log('product');
-    const product = await Product.start({ label: 'subscribe' });
+    const product = await Product.start({ label: 'subscribe', env: { MAX_SUBSCRIPTION_PAIRS: String(ONE_REQUEST_PAIRS) } });
     let seedSeconds: number;
     const oneMs: number[] = [];
     const oneMeta: unknown[] = [];

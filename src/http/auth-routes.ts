@@ -1,40 +1,24 @@
 /** `/auth/*` (contract §3): accounts, login cookie, token check and key rotation. */
-import { Router, type CookieOptions, type NextFunction, type Request, type Response } from 'express';
+import { Router, type CookieOptions, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Options as RateLimitOptions } from 'express-rate-limit';
-import { parseCredentials, type Accounts } from '../accounts.js';
+import { credentialsObject, parseCredentials, type Accounts } from '../accounts.js';
 import type { Config } from '../../config.js';
+import { usernameSchema } from '../credentials.js';
 import { ChattyError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { audit, type Logger } from '../logger.js';
+import { secretWeakness } from '../secret-strength.js';
 import type { SigningKeys } from '../signing-keys.js';
 import type { createPassport } from './authentication.js';
 import { send, serialize } from './jsonapi.js';
 
-export const MIN_SECRET_LENGTH = 32;
 export const MAX_GRACE_SECONDS = 30 * 24 * 3600;
-/** Failed logins allowed per client address and username in LOGIN_WINDOW_MS. */
-export const LOGIN_FAILURES_ALLOWED = 10;
-/**
- * Failed logins allowed per client address, whatever the username, in LOGIN_WINDOW_MS: one address
- * trying a few passwords on many usernames, each attempt costing a bcrypt comparison.
- */
-export const LOGIN_IP_FAILURES_ALLOWED = 100;
+/** The window of both failed-login limits (LOGIN_LIMIT, LOGIN_ADDRESS_LIMIT). */
 export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
-/** Registration attempts allowed per client address in REGISTER_WINDOW_MS, successful or not: each may cost a bcrypt hash. */
-export const REGISTER_ATTEMPTS_ALLOWED = 20;
+/** The window of the registration limit (REGISTER_LIMIT). */
 export const REGISTER_WINDOW_MS = 60 * 60 * 1000;
 
-/** How many requests each limiter allows in its window. */
-export interface AuthLimits {
-  loginFailures: number;
-  loginIpFailures: number;
-  registerAttempts: number;
-}
-
-export const AUTH_LIMITS: Readonly<AuthLimits> = Object.freeze({
-  loginFailures: LOGIN_FAILURES_ALLOWED,
-  loginIpFailures: LOGIN_IP_FAILURES_ALLOWED,
-  registerAttempts: REGISTER_ATTEMPTS_ALLOWED,
-});
+/** Which limit refused a request, as the `rate_limited` audit line names it. */
+export type AuthLimit = 'login_per_user' | 'login_per_address' | 'register_per_address';
 
 interface AuthRouteDeps {
   config: Config;
@@ -42,31 +26,47 @@ interface AuthRouteDeps {
   keys: SigningKeys;
   auth: ReturnType<typeof createPassport>;
   logger: Logger;
-  /** Smaller limits for tests: reaching a hundred failed logins costs a hundred bcrypt comparisons. */
-  limits?: Partial<AuthLimits>;
 }
 
-export function authRoutes({ config, accounts, keys, auth, logger, limits: given }: AuthRouteDeps): Router {
-  const limits = { ...AUTH_LIMITS, ...given };
+/** Login credentials whose username has the shape of one: at most 64 characters, so safe to key a limiter on and to log. */
+interface LoginAttempt {
+  username: string;
+  password: string;
+}
+
+type LoginRequest = Request & { attempt?: LoginAttempt };
+
+/**
+ * The per-username limiter's key: the client's address key (ipKeyGenerator: an IPv6 client's /56,
+ * which it cannot leave) and the username in lower case, as accounts match usernames (`ALICE` is
+ * `alice`, so trying both spellings buys no extra attempts). The username has been validated, so
+ * the key is at most a few dozen characters.
+ */
+export function loginAttemptKey(addressKey: string, username: string): string {
+  return `${addressKey}|${username.toLowerCase()}`;
+}
+
+export function authRoutes({ config, accounts, keys, auth, logger }: AuthRouteDeps): Router {
+  const { limits } = config;
   const router = Router();
   const cookie: CookieOptions = { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, path: '/' };
 
   // the limiters are this router's own (in memory), so every server counts for itself
-  const loginLimiter = limiter('Too many failed logins; try again later', {
+  const loginLimiter = limiter(logger, 'login_per_user', 'Too many failed logins; try again later', {
     windowMs: LOGIN_WINDOW_MS,
-    limit: limits.loginFailures,
+    limit: limits.loginFailuresPerUser,
     skipSuccessfulRequests: true,
-    keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? '')}|${typeof req.body?.username === 'string' ? req.body.username : ''}`,
+    keyGenerator: (req) => loginAttemptKey(ipKeyGenerator(req.ip ?? ''), (req as LoginRequest).attempt!.username),
   });
-  const loginIpLimiter = limiter('Too many failed logins from this address; try again later', {
+  const loginIpLimiter = limiter(logger, 'login_per_address', 'Too many failed logins from this address; try again later', {
     windowMs: LOGIN_WINDOW_MS,
-    limit: limits.loginIpFailures,
+    limit: limits.loginFailuresPerAddress,
     skipSuccessfulRequests: true,
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
   });
-  const registerLimiter = limiter('Too many registrations from this address; try again later', {
+  const registerLimiter = limiter(logger, 'register_per_address', 'Too many registrations from this address; try again later', {
     windowMs: REGISTER_WINDOW_MS,
-    limit: limits.registerAttempts,
+    limit: limits.registerPerHour,
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
   });
 
@@ -79,18 +79,38 @@ export function authRoutes({ config, accounts, keys, auth, logger, limits: given
     send(res, 201, serialize.users({ id: account.username, username: account.username, role: account.role, createdAt: new Date(account.createdAt).toISOString() }));
   });
 
-  router.post('/login', loginIpLimiter, loginLimiter, (req: Request, res: Response, next: NextFunction) => {
-    const { username, password } = (req.body ?? {}) as Record<string, unknown>;
+  /**
+   * Checks the credentials' shape before any limiter sees them. A username that no account can
+   * have (too long, odd characters) is refused here like an unknown one, without a store lookup
+   * or a bcrypt comparison: it costs nothing, so it counts against no limit, and no limiter keeps
+   * a key made of up to MAX_REQ_SIZE bytes of it for the window.
+   */
+  const loginShape = (req: LoginRequest, _res: Response, next: NextFunction) => {
+    const { username, password } = credentialsObject(req.body);
     if (typeof username !== 'string' || typeof password !== 'string') {
       return next(new ChattyError('validation_failed', 'username and password must be strings', { pointer: typeof username !== 'string' ? '/username' : '/password' }));
     }
+    if (!usernameSchema.safeParse(username).success) {
+      audit(logger, 'login_failed', { address: req.ip, reason: 'malformed_username', usernameLength: username.length }, 'login failed');
+      return next(invalidCredentials());
+    }
+    req.attempt = { username, password };
+    next();
+  };
+
+  router.post('/login', loginShape, loginIpLimiter, loginLimiter, (req: LoginRequest, res: Response, next: NextFunction) => {
+    const { username } = req.attempt!;
     auth.passport.authenticate('local', { session: false }, (error: unknown, account: { username: string; role: 'admin' | 'service' | 'user' } | false) => {
       // the local strategy calls back from a promise: a throw here would be an unhandled
       // rejection and a request left hanging, not a 500
       try {
         if (error) return next(error);
-        if (!account) return next(new ChattyError('invalid_credentials', 'Unknown username or wrong password'));
+        if (!account) {
+          audit(logger, 'login_failed', { username, address: req.ip, reason: 'invalid_credentials' }, 'login failed');
+          return next(invalidCredentials());
+        }
         const now = Date.now();
+        // the account's own spelling: a login as ALICE is alice
         const token = keys.sign({ sub: account.username, role: account.role }, config.tokenTtlSeconds, now);
         const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
         res.cookie('jwt', token, { ...cookie, expires: expiresAt });
@@ -114,7 +134,14 @@ export function authRoutes({ config, accounts, keys, auth, logger, limits: given
   router.put('/update-jwt-secret', auth.requireToken('admin'), async (req, res) => {
     const { secret, graceSeconds } = parseRotation(req.body);
     const now = Date.now();
-    const { key } = await keys.rotate(secret, graceSeconds, now);
+    const { key, retired } = await keys.rotate(secret, graceSeconds, now);
+    const { sub, role, keyId } = req.principal!;
+    audit(
+      logger,
+      'key_rotated',
+      { by: { sub, role, keyId }, address: req.ip, keyId: key.id, graceSeconds, retired: retired.map((k) => k.id) },
+      'key ring rotated',
+    );
     send(
       res,
       200,
@@ -125,24 +152,39 @@ export function authRoutes({ config, accounts, keys, auth, logger, limits: given
   return router;
 }
 
-/** A rate limiter answering through the error registry: `429 rate_limited` with `Retry-After`. */
-function limiter(detail: string, options: Pick<RateLimitOptions, 'windowMs' | 'limit' | 'keyGenerator'> & Partial<Pick<RateLimitOptions, 'skipSuccessfulRequests'>>) {
+const invalidCredentials = () => new ChattyError('invalid_credentials', 'Unknown username or wrong password');
+
+type LimiterOptions = Pick<RateLimitOptions, 'windowMs' | 'limit' | 'keyGenerator'> & Partial<Pick<RateLimitOptions, 'skipSuccessfulRequests'>>;
+
+/**
+ * A rate limiter answering through the error registry: `429 rate_limited` with `Retry-After`, and
+ * an audit line naming the limit. A limit of 0 is no limiter at all (express-rate-limit would
+ * refuse every request).
+ */
+function limiter(logger: Logger, name: AuthLimit, detail: string, options: LimiterOptions): RequestHandler {
+  if (options.limit === 0) return (_req, _res, next) => next();
   return rateLimit({
     ...options,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    handler: (_req, _res, next, { windowMs }) => {
+    handler: (req, _res, next, { windowMs }) => {
+      const username = (req as LoginRequest).attempt?.username;
+      audit(logger, 'rate_limited', { limit: name, address: req.ip, ...(name === 'login_per_user' && username ? { username } : {}) }, 'request rate limited');
       next(new ChattyError('rate_limited', detail, undefined, { 'Retry-After': String(Math.ceil(windowMs / 1000)) }));
     },
   });
 }
 
+/**
+ * The body of a rotation. The secret must not be weak (secret-strength.ts); that it was never held
+ * by the ring is for SigningKeys to check, against every key ever stored.
+ */
 function parseRotation(body: unknown): { secret: string; graceSeconds: number } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ChattyError('invalid_body', 'The body must be an object {secret, graceSeconds?}');
   const { secret, graceSeconds = 0 } = body as Record<string, unknown>;
-  if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
-    throw new ChattyError('validation_failed', `secret must be a string of at least ${MIN_SECRET_LENGTH} characters`, { pointer: '/secret' });
-  }
+  if (typeof secret !== 'string') throw new ChattyError('validation_failed', 'secret must be a string', { pointer: '/secret' });
+  const weakness = secretWeakness(secret);
+  if (weakness) throw new ChattyError('validation_failed', `secret ${weakness}`, { pointer: '/secret' });
   if (typeof graceSeconds !== 'number' || !Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
     throw new ChattyError('validation_failed', `graceSeconds must be an integer from 0 to ${MAX_GRACE_SECONDS}`, { pointer: '/graceSeconds' });
   }

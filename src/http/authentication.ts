@@ -53,6 +53,8 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
           done(null, keys.secretOf(result.principal.keyId) as KeyObject as unknown as string);
         },
         algorithms: ['HS256'],
+        // tokens.ts has checked nbf, with the clock skew it allows for iat: jsonwebtoken allows none
+        jsonWebTokenOptions: { ignoreNotBefore: true },
         passReqToCallback: true,
       },
       (req: Request, _payload: unknown, done: (error: unknown, user?: Principal) => void) => done(null, req.principal),

@@ -3,6 +3,7 @@
  * channels with at most PRESENCE_LIMIT members, and asking the store on every connect and
  * disconnect would cost more than the announcement.
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { ChannelName } from '../names.js';
 import type { Store } from '../store/store.js';
 
@@ -14,10 +15,14 @@ const CAPACITY = 50_000;
 export class ChannelSizes {
   private readonly counts = new Map<ChannelName, { size: number; at: number }>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** The channels among `channels` with at most `limit` subscribers, in the order given. */
-  async atMost(channels: readonly ChannelName[], limit: number, now = Date.now()): Promise<ChannelName[]> {
+  async atMost(channels: readonly ChannelName[], limit: number): Promise<ChannelName[]> {
+    const now = this.clock.now();
     const stale = channels.filter((channel) => {
       const known = this.counts.get(channel);
       return !known || now - known.at > TTL_MS;

@@ -1,42 +1,37 @@
 /**
  * The chat events (contract §5), as a table shared by every socket. Handlers validate, check
- * membership against the durable subscriptions, and go through the event log for messages; the
- * only per-socket state is flood control, kept on the socket.
+ * membership against the durable subscriptions, and go through the event log for messages. Flood
+ * control of `chat:send` and `chat:typing` is per user, across all of their sockets on this node
+ * (see {@link UserSockets}); who may see whose presence is {@link PresencePolicy}'s rule.
  */
 import { chatMessagePayload, chatRooms } from '../delivery-plan.js';
 import { ChattyError } from '../errors.js';
 import type { EventLog } from '../event-log.js';
 import { DEFAULT_HISTORY_LIMIT, parsePayload } from '../chat-payloads.js';
+import type { Clock } from '../clock.js';
 import { dmChannel, dmParticipants, isCanonicalDm, userRoom, type ConversationName, type UserId } from '../names.js';
+import type { Limits } from '../../config.js';
 import type { Store } from '../store/store.js';
 import type { Metrics } from '../metrics.js';
-import type { PresenceTracker } from './presence.js';
-import { TokenBucket } from './token-bucket.js';
+import type { PresencePolicy } from './presence-policy.js';
 import type { ChattyIo, ChattySocket } from './types.js';
+import type { UserSockets } from './user-sockets.js';
 import type { Handler } from './acks.js';
 
 export interface ChatDeps {
   io: ChattyIo;
   store: Store;
   eventLog: EventLog;
-  presence: PresenceTracker;
   metrics: Metrics;
+  limits: Limits;
+  clock: Clock;
+  users: UserSockets;
+  presencePolicy: PresencePolicy;
 }
 
-/** Flood control per socket: sustained rate per second and burst. */
-export const SEND_RATE = { perSecond: 10, burst: 20 };
-export const TYPING_RATE = { perSecond: 3, burst: 6 };
-
 export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
-  const { io, store, eventLog, presence, metrics } = deps;
+  const { io, store, eventLog, metrics, limits, clock, users, presencePolicy } = deps;
   const me = (socket: ChattySocket): UserId => socket.data.principal.sub;
-
-  /** Flood control, made on a socket's first chat event: most sockets never send one. */
-  function take(socket: ChattySocket, kind: 'send' | 'typing'): void {
-    const buckets = (socket.data.buckets ??= {});
-    const rate = kind === 'send' ? SEND_RATE : TYPING_RATE;
-    (buckets[kind] ??= new TokenBucket(rate.perSecond, rate.burst)).take();
-  }
 
   /** The conversation a payload addresses, after checking the user may use it. */
   async function conversation(socket: ChattySocket, address: { channel?: string | undefined; to?: string | undefined }): Promise<ConversationName> {
@@ -62,9 +57,9 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
       async (socket, payload) => {
         const p = parsePayload('send', payload);
         if (!eventLog.durable) throw new ChattyError('unavailable', 'Chat needs the event log (EVENT_LOG=durable)');
-        take(socket, 'send');
+        users.take(me(socket), 'send');
         const channel = await conversation(socket, p);
-        const message = await eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: Date.now() });
+        const message = await eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now() });
         metrics.chatMessages.inc();
         return { message: chatMessagePayload(message) };
       },
@@ -76,7 +71,7 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
         const channel = await conversation(socket, p);
         const message = await store.findMessage(p.messageId);
         if (!message || message.channel !== channel) throw new ChattyError('not_found', `There is no message ${p.messageId} in this conversation`);
-        const readAt = Date.now();
+        const readAt = clock.now();
         const userId = me(socket);
         const advanced = await store.advanceReadPosition({ userId, channel, messageId: p.messageId, readAt });
         if (advanced) {
@@ -90,7 +85,7 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
       async (socket, payload) => {
         const p = parsePayload('history', payload);
         const channel = await conversation(socket, p);
-        const [messages, positions] = await Promise.all([store.history(channel, p.before, p.limit ?? DEFAULT_HISTORY_LIMIT), store.readPositions(channel)]);
+        const [messages, positions] = await Promise.all([store.history(channel, p.before, p.limit ?? DEFAULT_HISTORY_LIMIT), store.readPositions(channel, limits.readPositionsLimit)]);
         // no prototype: "__proto__" is a valid user id
         const receipts: Record<UserId, number> = Object.create(null);
         for (const position of positions) receipts[position.userId] = position.messageId;
@@ -102,14 +97,14 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
       async (socket, payload) => {
         parsePayload('unread', payload);
         const channels = await store.channelsOf(me(socket));
-        return { unread: await store.unreadCounts(me(socket), channels) };
+        return { unread: await store.unreadCounts(me(socket), channels, limits.unreadCountLimit) };
       },
     ],
     [
       'chat:typing',
       async (socket, payload) => {
         const p = parsePayload('typing', payload);
-        take(socket, 'typing');
+        users.take(me(socket), 'typing');
         const channel = await conversation(socket, p);
         io.to(chatRooms({ channel })).except(userRoom(me(socket))).volatile.emit('chat:typing', { channel, userId: me(socket) });
         return {};
@@ -120,16 +115,8 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
       async (socket, payload) => {
         const p = parsePayload('presence', payload);
         const channel = await conversation(socket, p);
-        const pair = dmParticipants(channel);
-        let online: UserId[];
-        if (pair) {
-          const counts = await Promise.all(pair.map((user) => presence.connections(user)));
-          online = pair.filter((_, i) => counts[i]! > 0);
-        } else {
-          const sockets = await io.in(channel).fetchSockets();
-          online = [...new Set(sockets.map((s) => s.data.principal.sub))];
-        }
-        return { channel, online: online.sort() };
+        const online = await presencePolicy.online(me(socket), channel);
+        return { channel, online };
       },
     ],
   ]);

@@ -1,13 +1,16 @@
 /**
- * The Socket.IO layer (contract §5): wires the handshake check, admission (replay, rooms,
- * `ready`), token lifetime, presence and the client event handlers onto one Socket.IO server.
+ * The Socket.IO layer (contract §5): wires the handshake checks, admission (replay, rooms,
+ * `ready`), token lifetime, presence, the guards every socket lives under (event rate, requests
+ * in hand, sockets per user, bytes queued) and the client event handlers onto one Socket.IO server.
  */
 import type http from 'node:http';
+import type { Limits, TrustProxy } from '../../config.js';
+import type { Clock } from '../clock.js';
 import { Server } from 'socket.io';
 import type { Deliver, EventLog } from '../event-log.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { isValidName, keyRoom, userRoom, type ChannelName, type UserId } from '../names.js';
+import { isValidName, keyRoom } from '../names.js';
 import type { SigningKeys } from '../signing-keys.js';
 import type { Store } from '../store/store.js';
 import { dispatcher, type Handler } from './acks.js';
@@ -15,11 +18,15 @@ import { admit } from './admission.js';
 import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
 import { ChannelSizes } from './channel-sizes.js';
-import { authenticateHandshake, originAllowed } from './handshake.js';
+import { authenticateHandshake, claimSocketSlot, compileTrust, originAllowed } from './handshake.js';
 import { Membership } from './membership.js';
+import { PresencePolicy } from './presence-policy.js';
+import { PresenceSessions } from './presence-sessions.js';
 import type { PresenceTracker } from './presence.js';
+import { SlowConsumers } from './slow-consumers.js';
 import { armExpiry, refreshHandler } from './token-lifetime.js';
-import type { ChattyIo, ChattySocket } from './types.js';
+import type { ChattyIo, ChattySocket, DropReason } from './types.js';
+import { UserSockets } from './user-sockets.js';
 
 export interface SocketServerDeps {
   store: Store;
@@ -31,6 +38,11 @@ export interface SocketServerDeps {
   corsOrigins: readonly string[];
   /** Announce presence only in channels with at most this many subscribers. */
   presenceLimit: number;
+  limits: Limits;
+  trustProxy: TrustProxy;
+  clock: Clock;
+  /** Tests: replay page size (default: admission's REPLAY_PAGE). */
+  replayPageSize?: number;
 }
 
 export interface SocketServer {
@@ -42,43 +54,57 @@ export interface SocketServer {
   close(): Promise<void>;
 }
 
+const KEY_RETIRED: DropReason = 'key_retired';
+
 export function createSocketServer(httpServer: http.Server, deps: SocketServerDeps): SocketServer {
-  const { store, eventLog, keys, presence, metrics, logger } = deps;
+  const { store, eventLog, keys, presence, metrics, logger, limits, clock } = deps;
+  const trust = compileTrust(deps.trustProxy);
   const io: ChattyIo = new Server(httpServer, {
     serveClient: true,
     maxHttpBufferSize: 64 * 1024,
     cors: deps.corsOrigins.length > 0 ? { origin: [...deps.corsOrigins], credentials: true } : undefined,
     allowRequest: (request, callback) => {
-      if (originAllowed(request, deps.corsOrigins)) callback(null, true);
+      if (originAllowed(request, deps.corsOrigins, trust)) callback(null, true);
       else callback('origin not allowed', false);
     },
   });
-  const channelSizes = new ChannelSizes(store);
+  const channelSizes = new ChannelSizes(store, clock);
   const membership = new Membership(io, channelSizes);
+  const users = new UserSockets(limits, clock);
+  const presencePolicy = new PresencePolicy({ io, store, presence, sizes: channelSizes, announceLimit: deps.presenceLimit, queryLimit: limits.presenceQueryLimit });
+  const sessions = new PresenceSessions(io, presence, presencePolicy, logger);
+  const slowConsumers = new SlowConsumers(io, limits.socketBufferBytes, clock, logger);
+  slowConsumers.start();
 
   keys.onRetire((keyId) => {
     // tell the sockets why before closing them, so a client can send its user back to log in
-    io.to(keyRoom(keyId)).emit('auth:expired', { reason: 'key_retired' });
+    io.to(keyRoom(keyId)).emit('auth:expired', { reason: KEY_RETIRED });
     io.in(keyRoom(keyId)).disconnectSockets(true);
   });
 
   io.use(authenticateHandshake(keys));
+  io.use(claimSocketSlot(users));
 
-  /** Replays, joins, counts presence and sends `ready`; false when the socket did not make it. */
+  /**
+   * Replays, joins, counts presence and sends `ready`; false when the socket did not make it. The
+   * socket can be dropped at every await (its token expiring, its key retiring, its client
+   * leaving): each step after one looks again, so that a dropped socket is never counted.
+   */
   async function admitSocket(socket: ChattySocket): Promise<boolean> {
     const userId = socket.data.principal.sub;
     try {
-      const admission = await admit(socket, socket.data.lastEventId, { store, eventLog, membership });
-      if (!admission) return false;
+      const admission = await admit(socket, socket.data.lastEventId, { store, eventLog, membership, clock: deps.clock, replayPerSecond: deps.limits.replayPerSecond, bufferBytes: deps.limits.socketBufferBytes, pageSize: deps.replayPageSize });
+      if (!admission || !socket.connected) return false;
       // a key retired while this socket was being admitted: its retirement broadcast missed it
       if (keys.secretOf(socket.data.principal.keyId) === undefined) {
-        socket.emit('auth:expired', { reason: 'key_retired' });
+        socket.emit('auth:expired', { reason: KEY_RETIRED });
         socket.disconnect(true);
         return false;
       }
-      armExpiry(socket);
-      socket.data.present = true;
-      if (await presence.connected(userId)) await announce(userId, admission.channels, 'online');
+      // a token that expired while the socket was being admitted ends it here, synchronously
+      armExpiry(socket, clock);
+      if (!socket.connected) return false;
+      if (!(await sessions.enter(socket, admission.channels))) return false;
       if (admission.replayed > 0) metrics.replayedEvents.inc(admission.replayed);
       socket.emit('ready', { userId, ...admission });
       return true;
@@ -90,10 +116,16 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   }
 
   // listeners shared by every socket (Socket.IO calls them with the socket as `this`): a
-  // connection costs no closures of its own
+  // connection costs no closures of its own beyond the release of its slot (claimSocketSlot)
   const dispatch = dispatcher(
-    new Map<string, Handler>([['auth:refresh', refreshHandler(keys)], ...chatHandlers({ io, store, eventLog, presence, metrics })]),
+    new Map<string, Handler>([['auth:refresh', refreshHandler(keys, clock)], ...chatHandlers({ io, store, eventLog, metrics, limits, clock, users, presencePolicy })]),
     logger,
+    {
+      clock,
+      eventsPerSecond: limits.socketEventsPerSecond,
+      maxPending: limits.maxPendingRequests,
+      cutIfBacklogged: (socket) => slowConsumers.check(socket),
+    },
   );
   let closing = false;
   function onDisconnecting(this: ChattySocket): void {
@@ -102,14 +134,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   function onDisconnect(this: ChattySocket): void {
     metrics.sockets.dec();
     this.data.expiry?.cancel();
-    if (!this.data.present) return;
-    this.data.present = false;
-    const userId = this.data.principal.sub;
-    const channels = this.data.channelsAtDisconnect ?? [];
-    presence
-      .disconnected(userId)
-      .then((last) => (last ? announce(userId, channels, 'offline') : undefined))
-      .catch((error: unknown) => logger.error({ err: error, userId }, 'presence update failed'));
+    sessions.leave(this, this.data.channelsAtDisconnect ?? [], { announce: !closing });
   }
 
   io.on('connection', (socket) => {
@@ -120,15 +145,6 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     socket.on('disconnect', onDisconnect);
   });
 
-  /** Tells the sockets sharing a channel with `userId` that it came online or went offline. */
-  async function announce(userId: UserId, channels: readonly ChannelName[], status: 'online' | 'offline'): Promise<void> {
-    if (channels.length === 0 || deps.presenceLimit === 0) return;
-    const small = await channelSizes.atMost(channels, deps.presenceLimit);
-    // an empty room list would mean "everyone": never broadcast without channels
-    if (small.length === 0) return;
-    io.to(small).except(userRoom(userId)).emit('presence', { userId, status });
-  }
-
   return {
     io,
     membership,
@@ -136,6 +152,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     async close() {
       // everyone is leaving at once: telling each about the others would be wasted frames
       closing = true;
+      slowConsumers.stop();
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },

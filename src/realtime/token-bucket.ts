@@ -1,21 +1,35 @@
+import type { Clock } from '../clock.js';
 import { ChattyError } from '../errors.js';
 
-/** Flood control: `perSecond` sustained, `burst` at once. `take()` throws `rate_limited`. */
+/**
+ * Flood control: `perSecond` sustained, `burst` at once, measured on the clock it is given (so
+ * tests move time instead of waiting for a refill).
+ */
 export class TokenBucket {
   private tokens: number;
-  private updatedAt = Date.now();
+  private updatedAt: number;
 
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
+    private readonly clock: Clock,
   ) {
     this.tokens = burst;
+    this.updatedAt = clock.now();
   }
 
-  take(now = Date.now()): void {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.perSecond);
+  /** Takes one token; false when there is none left. */
+  tryTake(): boolean {
+    const now = this.clock.now();
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.updatedAt) / 1000) * this.perSecond);
     this.updatedAt = now;
-    if (this.tokens < 1) throw new ChattyError('rate_limited', 'Slow down: too many events from this connection');
+    if (this.tokens < 1) return false;
     this.tokens -= 1;
+    return true;
+  }
+
+  /** Takes one token or throws `rate_limited` with `message`. */
+  take(message: string): void {
+    if (!this.tryTake()) throw new ChattyError('rate_limited', message);
   }
 }

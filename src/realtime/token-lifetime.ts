@@ -1,28 +1,39 @@
 /**
  * A socket lives as long as its token (contract §5): at `exp` it receives `auth:expired` and is
- * disconnected, unless `auth:refresh` brought a newer token for the same user first.
+ * disconnected, unless `auth:refresh` brought a newer token for the same user first. Expiry runs on
+ * the server's clock, so tests move time instead of waiting for it.
  */
 import { parsePayload } from '../chat-payloads.js';
+import type { Clock } from '../clock.js';
 import { ChattyError } from '../errors.js';
 import { keyRoom } from '../names.js';
 import type { SigningKeys } from '../signing-keys.js';
 import { runAt } from '../timers.js';
 import type { Handler } from './acks.js';
-import type { ChattySocket } from './types.js';
+import type { ChattySocket, DropReason } from './types.js';
 
-/** (Re)arms the timer that ends the socket when its token expires. */
-export function armExpiry(socket: ChattySocket): void {
+const EXPIRED: DropReason = 'token_expired';
+
+/**
+ * (Re)arms the timer that ends the socket when its token expires. A token already expired ends the
+ * socket before this returns: callers check `socket.connected` afterwards.
+ */
+export function armExpiry(socket: ChattySocket, clock: Clock): void {
   socket.data.expiry?.cancel();
   const exp = socket.data.principal.exp;
   if (exp === undefined) return;
-  socket.data.expiry = runAt(exp * 1000, () => {
-    socket.emit('auth:expired', { reason: 'token_expired' });
-    socket.disconnect(true);
-  });
+  socket.data.expiry = runAt(
+    exp * 1000,
+    () => {
+      socket.emit('auth:expired', { reason: EXPIRED });
+      socket.disconnect(true);
+    },
+    clock,
+  );
 }
 
 /** `auth:refresh {token}`: a valid token for the same user, expiring no earlier, extends the socket's life. */
-export function refreshHandler(keys: SigningKeys): Handler {
+export function refreshHandler(keys: SigningKeys, clock: Clock): Handler {
   return async (socket, payload) => {
     const { token } = parsePayload('refresh', payload);
     const result = keys.verify(token);
@@ -34,11 +45,12 @@ export function refreshHandler(keys: SigningKeys): Handler {
       throw new ChattyError('token_invalid', 'The new token expires before the current one');
     }
     if (next.keyId !== current.keyId) {
+      // the key's room decides which retirement ends this socket: the new key's, not the old one's
       socket.leave(keyRoom(current.keyId));
       socket.join(keyRoom(next.keyId));
     }
     socket.data.principal = next;
-    armExpiry(socket);
+    armExpiry(socket, clock);
     return { exp: next.exp ?? null };
   };
 }

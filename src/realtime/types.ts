@@ -3,6 +3,9 @@ import type { Principal } from '../tokens.js';
 import type { ScheduledRun } from '../timers.js';
 import type { TokenBucket } from './token-bucket.js';
 
+/** Why Chatty itself ends a socket (logged, and sent as `auth:expired.reason` for the token ones). */
+export type DropReason = 'token_expired' | 'key_retired' | 'slow_consumer';
+
 /** What Chatty keeps on each socket. */
 export interface SocketData {
   principal: Principal;
@@ -12,10 +15,14 @@ export interface SocketData {
   admitted: Promise<boolean>;
   /** Whether it counted towards presence (so its disconnect must be counted too). */
   present: boolean;
+  /** Whether it holds one of its user's socket slots on this node (released exactly once). */
+  slotted?: boolean;
   /** Ends the socket when its token expires. */
   expiry?: ScheduledRun;
-  /** Flood control, made on the first chat event. */
-  buckets?: { send?: TokenBucket; typing?: TokenBucket };
+  /** Flood control of every client event, made on the socket's first event. */
+  events?: TokenBucket;
+  /** Client events being handled and not answered yet. */
+  pending?: number;
   /** The user's channels as the socket leaves, for the offline announcement. */
   channelsAtDisconnect?: string[];
 }

@@ -77,4 +77,20 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   INSERT OR IGNORE INTO event_targets (room, event_id)
     SELECT 'user:' || m.member_b, m.id FROM messages m JOIN events e ON e.id = m.id WHERE m.member_b IS NOT NULL;
   `,
+  `
+  -- Usernames are unique whatever their ASCII case: ADMIN beside admin would be a look-alike.
+  CREATE UNIQUE INDEX accounts_by_folded_name ON accounts (lower(username));
+  -- chat:history's receipts, the most advanced first.
+  CREATE INDEX read_positions_by_channel ON read_positions (channel, message_id, user_id);
+  -- Each user's private conversations, so chat:unread reads them instead of every DM message.
+  CREATE TABLE dm_conversations (
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    PRIMARY KEY (user_id, channel)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO dm_conversations (user_id, channel) SELECT member_a, channel FROM messages WHERE member_a IS NOT NULL;
+  INSERT OR IGNORE INTO dm_conversations (user_id, channel) SELECT member_b, channel FROM messages WHERE member_b IS NOT NULL;
+  DROP INDEX messages_by_member_a;
+  DROP INDEX messages_by_member_b;
+  `,
 ];

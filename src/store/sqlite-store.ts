@@ -22,9 +22,11 @@ import type {
   NewEvent,
   PageRequest,
   ReadPosition,
+  RoomCursor,
   Store,
   SubscriptionChange,
 } from './store.js';
+import { IDEMPOTENCY_WINDOW_MS } from './store.js';
 
 interface EventRow {
   id: number;
@@ -99,11 +101,8 @@ export class SqliteStore implements Store {
     const db = this.db;
     return {
       insertAccount: db.prepare('INSERT OR IGNORE INTO accounts (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)'),
-      upsertAccount: db.prepare(
-        `INSERT INTO accounts (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role`,
-      ),
-      findAccount: db.prepare('SELECT username, password_hash, role, created_at FROM accounts WHERE username = ?'),
+      updateAccount: db.prepare('UPDATE accounts SET password_hash = ?, role = ? WHERE lower(username) = lower(?)'),
+      findAccount: db.prepare('SELECT username, password_hash, role, created_at FROM accounts WHERE lower(username) = lower(?)'),
       listKeys: db.prepare('SELECT id, secret, created_at, expires_at FROM signing_keys'),
       saveKey: db.prepare(
         `INSERT INTO signing_keys (id, secret, created_at, expires_at) VALUES (?, ?, ?, ?)
@@ -123,17 +122,20 @@ export class SqliteStore implements Store {
         `INSERT INTO events (kind, created_at, event, attributes, mode, targets, add_flags, idempotency_key)
          VALUES (@kind, @createdAt, @event, @attributes, @mode, @targets, @addFlags, @idempotencyKey)`,
       ),
-      releaseKey: db.prepare('UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ?'),
+      // frees a key whose 24 hours are over for a new request; a key still honoured is never taken
+      releaseKey: db.prepare('UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ? AND created_at < ?'),
       insertMessage: db.prepare(
         `INSERT INTO messages (id, channel, sender, body, client_id, created_at, member_a, member_b)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertTarget: db.prepare('INSERT OR IGNORE INTO event_targets (room, event_id) VALUES (?, ?)'),
-      eventsFor: db.prepare(
+      insertDm: db.prepare('INSERT OR IGNORE INTO dm_conversations (user_id, channel) VALUES (?, ?)'),
+      eventIdsFor: db
+        .prepare('SELECT event_id FROM event_targets WHERE room = ? AND event_id > ? AND event_id <= ? ORDER BY event_id LIMIT ?')
+        .pluck(),
+      eventsByIds: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
-         WHERE e.id IN (SELECT event_id FROM event_targets
-                        WHERE room IN (SELECT value FROM json_each(?)) AND event_id > ? AND event_id <= ?)
-         ORDER BY e.id LIMIT ?`,
+         WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.id`,
       ),
       eventsBetween: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
@@ -145,9 +147,10 @@ export class SqliteStore implements Store {
         `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
          WHERE e.idempotency_key = ? AND e.created_at >= ?`,
       ),
+      // walks events_by_time from the oldest: a tick reads what it deletes, not the whole table
       prune: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ?
-         AND (idempotency_key IS NULL OR created_at < ?) ORDER BY id LIMIT ?)`,
+        `DELETE FROM events WHERE id IN (SELECT id FROM events INDEXED BY events_by_time WHERE created_at < ?
+         AND (idempotency_key IS NULL OR created_at < ?) ORDER BY created_at LIMIT ?)`,
       ),
       history: db.prepare(
         `SELECT * FROM (SELECT id, channel, sender, body, client_id, created_at FROM messages
@@ -159,19 +162,16 @@ export class SqliteStore implements Store {
          ON CONFLICT (user_id, channel) DO UPDATE SET message_id = excluded.message_id, read_at = excluded.read_at
          WHERE excluded.message_id > read_positions.message_id`,
       ),
-      readPositions: db.prepare('SELECT user_id, channel, message_id, read_at FROM read_positions WHERE channel = ? ORDER BY user_id'),
-      unreadGroups: db.prepare(
-        `SELECT m.channel AS channel, COUNT(*) AS n FROM messages m
-         LEFT JOIN read_positions r ON r.user_id = @user AND r.channel = m.channel
-         WHERE m.channel IN (SELECT value FROM json_each(@channels)) AND m.sender <> @user AND m.id > COALESCE(r.message_id, 0)
-         GROUP BY m.channel`,
+      readPositions: db.prepare(
+        'SELECT user_id, channel, message_id, read_at FROM read_positions WHERE channel = ? ORDER BY message_id DESC, user_id DESC LIMIT ?',
       ),
-      unreadDirect: db.prepare(
-        `SELECT m.channel AS channel, SUM(m.sender <> @user AND m.id > COALESCE(r.message_id, 0)) AS n FROM messages m
-         LEFT JOIN read_positions r ON r.user_id = @user AND r.channel = m.channel
-         WHERE m.member_a = @user OR m.member_b = @user
-         GROUP BY m.channel`,
-      ),
+      readPosition: db.prepare('SELECT message_id FROM read_positions WHERE user_id = ? AND channel = ?').pluck(),
+      dmChannelsOf: db.prepare('SELECT channel FROM dm_conversations WHERE user_id = ?').pluck(),
+      privateConversationsOf: db.prepare('SELECT channel FROM dm_conversations WHERE user_id = ? ORDER BY channel LIMIT ?').pluck(),
+      // a range of messages_by_channel that stops at the cap, however long the conversation
+      unread: db
+        .prepare('SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE channel = ? AND id > ? AND sender <> ? ORDER BY id LIMIT ?)')
+        .pluck(),
     };
   }
 
@@ -188,7 +188,11 @@ export class SqliteStore implements Store {
   }
 
   async upsertAccount(account: Account): Promise<void> {
-    this.sql.upsertAccount.run(account.username, account.passwordHash, account.role, account.createdAt);
+    this.db.transaction(() => {
+      if (this.sql.updateAccount.run(account.passwordHash, account.role, account.username).changes === 0) {
+        this.sql.insertAccount.run(account.username, account.passwordHash, account.role, account.createdAt);
+      }
+    })();
   }
 
   async listKeys(): Promise<SigningKey[]> {
@@ -200,6 +204,14 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       for (const k of keys) this.sql.saveKey.run(k.id, k.secret, k.createdAt, k.expiresAt);
     })();
+  }
+
+  async seedKeyRing(key: SigningKey): Promise<SigningKey[]> {
+    // IMMEDIATE: the write lock is taken before the ring is read
+    this.db.transaction(() => {
+      if (this.sql.listKeys.all().length === 0) this.sql.saveKey.run(key.id, key.secret, key.createdAt, key.expiresAt);
+    }).immediate();
+    return this.listKeys();
   }
 
   async changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<number[]> {
@@ -216,16 +228,6 @@ export class SqliteStore implements Store {
         return changed;
       }),
     )();
-  }
-
-  async subscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number> {
-    const [changed] = await this.changeSubscriptions([{ action: 'subscribe', users, channels }]);
-    return changed!;
-  }
-
-  async unsubscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number> {
-    const [changed] = await this.changeSubscriptions([{ action: 'unsubscribe', users, channels }]);
-    return changed!;
   }
 
   async subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]> {
@@ -262,7 +264,7 @@ export class SqliteStore implements Store {
   /** Inserts one event (and, for chat, its message) inside the caller's transaction. */
   private insertEvent(event: NewEvent): LoggedEvent {
     if (event.kind === 'notify') {
-      if (event.idempotencyKey !== undefined) this.sql.releaseKey.run(event.idempotencyKey);
+      if (event.idempotencyKey !== undefined) this.sql.releaseKey.run(event.idempotencyKey, event.createdAt - IDEMPOTENCY_WINDOW_MS);
       const { lastInsertRowid } = this.sql.insertEvent.run({
         kind: 'notify',
         createdAt: event.createdAt,
@@ -288,11 +290,19 @@ export class SqliteStore implements Store {
     const id = Number(lastInsertRowid);
     const members = dmParticipants(event.channel);
     this.sql.insertMessage.run(id, event.channel, event.from, event.body, event.clientId, event.createdAt, members?.[0] ?? null, members?.[1] ?? null);
+    for (const member of members ?? []) this.sql.insertDm.run(member, event.channel);
     return { ...event, id };
   }
 
-  async eventsFor(rooms: readonly RoomName[], afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {
-    return (this.sql.eventsFor.all(JSON.stringify(rooms), afterId, untilId, limit) as EventRow[]).map(eventOfRow);
+  async eventIdsFor(cursors: readonly RoomCursor[], untilId: EventId, limit: number): Promise<Map<RoomName, EventId[]>> {
+    const ids = new Map<RoomName, EventId[]>();
+    for (const { room, afterId } of cursors) ids.set(room, this.sql.eventIdsFor.all(room, afterId, untilId, limit) as EventId[]);
+    return ids;
+  }
+
+  async eventsByIds(ids: readonly EventId[]): Promise<LoggedEvent[]> {
+    if (ids.length === 0) return [];
+    return (this.sql.eventsByIds.all(JSON.stringify(ids)) as EventRow[]).map(eventOfRow);
   }
 
   async eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {
@@ -328,21 +338,28 @@ export class SqliteStore implements Store {
     return row && messageOfRow(row);
   }
 
+  async privateConversationsOf(userId: UserId, limit: number): Promise<string[]> {
+    return this.sql.privateConversationsOf.all(userId, limit) as string[];
+  }
+
   async advanceReadPosition(p: ReadPosition): Promise<boolean> {
     return this.sql.advanceRead.run(p.userId, p.channel, p.messageId, p.readAt).changes === 1;
   }
 
-  async readPositions(channel: string): Promise<ReadPosition[]> {
-    const rows = this.sql.readPositions.all(channel) as { user_id: string; channel: string; message_id: number; read_at: number }[];
+  async readPositions(channel: string, limit: number): Promise<ReadPosition[]> {
+    const rows = this.sql.readPositions.all(channel, limit) as { user_id: string; channel: string; message_id: number; read_at: number }[];
     return rows.map((r) => ({ userId: r.user_id, channel: r.channel, messageId: r.message_id, readAt: r.read_at }));
   }
 
-  async unreadCounts(userId: UserId, channels: readonly ChannelName[]): Promise<Record<string, number>> {
+  async unreadCounts(userId: UserId, channels: readonly ChannelName[], cap: number): Promise<Record<string, number>> {
     const counts: Record<string, number> = Object.create(null);
-    for (const channel of channels) counts[channel] = 0;
-    const params = { user: userId, channels: JSON.stringify(channels) };
-    for (const row of this.sql.unreadGroups.all(params) as { channel: string; n: number }[]) counts[row.channel] = row.n;
-    for (const row of this.sql.unreadDirect.all(params) as { channel: string; n: number }[]) counts[row.channel] = row.n;
+    const conversations = [...channels, ...(this.sql.dmChannelsOf.all(userId) as string[])];
+    this.db.transaction(() => {
+      for (const channel of conversations) {
+        const readUpTo = (this.sql.readPosition.get(userId, channel) as number | undefined) ?? 0;
+        counts[channel] = this.sql.unread.get(channel, readUpTo, userId, cap) as number;
+      }
+    })();
     return { ...counts };
   }
 }

@@ -10,6 +10,9 @@ import type { Role } from '../tokens.js';
 
 export type EventId = number;
 
+/** How long an Idempotency-Key is honoured (contract §4.2), even past the log's retention. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
 export interface Account {
   readonly username: string;
   readonly passwordHash: string;
@@ -63,6 +66,12 @@ export interface SubscriptionChange {
   readonly channels: readonly ChannelName[];
 }
 
+/** Where replay has read a room up to. */
+export interface RoomCursor {
+  readonly room: RoomName;
+  readonly afterId: EventId;
+}
+
 export interface ReadPosition {
   readonly userId: UserId;
   readonly channel: ConversationName;
@@ -78,16 +87,22 @@ export interface Store {
   close(): Promise<void>;
 
   // accounts
-  /** Returns false when the username is taken. */
+  /** Returns false when the username is taken, in any case (`ADMIN` is taken by `admin`). */
   createAccount(account: Account): Promise<boolean>;
+  /** The account whose username equals `username` ignoring ASCII case; it keeps its own spelling. */
   findAccount(username: string): Promise<Account | undefined>;
-  /** Creates the account or resets its password and role. */
+  /** Creates the account or resets the password and role of the one with that name in any case. */
   upsertAccount(account: Account): Promise<void>;
 
   // key ring
   listKeys(): Promise<SigningKey[]>;
   /** Writes keys as given (insert or update by id), atomically. */
   saveKeys(keys: readonly SigningKey[]): Promise<void>;
+  /**
+   * Saves `key` only if the ring holds no key at all, atomically against every node doing the
+   * same at once; returns the ring as stored afterwards (another node's key if it seeded first).
+   */
+  seedKeyRing(key: SigningKey): Promise<SigningKey[]>;
 
   // subscriptions
   /**
@@ -95,10 +110,6 @@ export interface Store {
    * how many (user, channel) pairs it actually added or removed.
    */
   changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<number[]>;
-  /** Adds every (user, channel) pair; returns how many were new. */
-  subscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number>;
-  /** Removes every (user, channel) pair; returns how many existed. */
-  unsubscribe(users: readonly UserId[], channels: readonly ChannelName[]): Promise<number>;
   /** Distinct users subscribed to any of `channels`. */
   subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]>;
   /** A user's channels, ordered by name; all of them without `page`. */
@@ -112,8 +123,14 @@ export interface Store {
   // event log
   /** Appends events in one durable transaction; ids increase in the order given. */
   appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]>;
-  /** Events addressed to any of `rooms` with `afterId < id <= untilId`, in id order, at most `limit`: replay's read. */
-  eventsFor(rooms: readonly RoomName[], afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]>;
+  /**
+   * Replay's index read: for each cursor, the ids of events addressed to its room with
+   * `cursor.afterId < id <= untilId`, ascending, at most `limit` per room. Each room's read is a
+   * range of the (room, event id) index, so a page costs its own size whatever the backlog.
+   */
+  eventIdsFor(cursors: readonly RoomCursor[], untilId: EventId, limit: number): Promise<Map<RoomName, EventId[]>>;
+  /** The events with these ids that are still in the log, in id order. */
+  eventsByIds(ids: readonly EventId[]): Promise<LoggedEvent[]>;
   /** Events with `afterId < id <= untilId`, in id order, at most `limit`. */
   eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]>;
   lastEventId(): Promise<EventId>;
@@ -131,9 +148,16 @@ export interface Store {
   /** The newest `limit` messages of a conversation with id below `before`, oldest first. */
   history(channel: ConversationName, before: EventId | undefined, limit: number): Promise<ChatMessage[]>;
   findMessage(id: EventId): Promise<ChatMessage | undefined>;
+  /** The `dm:` conversations `userId` has at least one message in, by name, at most `limit`. */
+  privateConversationsOf(userId: UserId, limit: number): Promise<ConversationName[]>;
   /** Moves a read position forward; returns false when it already was at or past `messageId`. */
   advanceReadPosition(position: ReadPosition): Promise<boolean>;
-  readPositions(channel: ConversationName): Promise<ReadPosition[]>;
-  /** Unread counts (messages from others after the read position) for the given group channels and the user's private conversations. */
-  unreadCounts(userId: UserId, channels: readonly ChannelName[]): Promise<Record<ConversationName, number>>;
+  /** A conversation's read positions, the most advanced first (ties: user ids descending), at most `limit`. */
+  readPositions(channel: ConversationName, limit: number): Promise<ReadPosition[]>;
+  /**
+   * Unread counts (messages from others after the read position) for the given group channels and
+   * every private conversation the user has a message in, each counted up to `cap` (an index range
+   * that stops there) and reported as `cap` beyond it.
+   */
+  unreadCounts(userId: UserId, channels: readonly ChannelName[], cap: number): Promise<Record<ConversationName, number>>;
 }

@@ -8,13 +8,28 @@ import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../../config.js';
+import type { Clock } from '../../src/clock.js';
 import { createChatty, type ChattyServer } from '../../src/server.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Store } from '../../src/store/store.js';
+import { defaultTestStore, serverDatabase, type TestStoreKind } from './server-store.js';
 
 export interface TestServerOptions {
   /** Extra environment, as the variables of the contract's §8. */
   env?: Record<string, string>;
   /** Reuse a database file (default: a new temporary one). */
   dbPath?: string;
+  /**
+   * The store (default: `sqlite`, or `postgres` when CHATTY_TEST_STORE=postgres). On PostgreSQL,
+   * each `dbPath` names a fresh database of its own (see server-store.ts).
+   */
+  store?: TestStoreKind;
+  /** Wraps the store the server opens (to slow it down or pause it at chosen moments). */
+  wrapStore?: (store: Store) => Store;
+  /** A clock the test moves by hand. */
+  clock?: Clock;
+  /** Events per replay page. */
+  replayPageSize?: number;
 }
 
 export interface TokenOptions {
@@ -71,17 +86,31 @@ export function unsignedToken(claims: Record<string, unknown>): string {
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dbPath = options.dbPath ?? tempDbPath();
   const secret = options.env?.JWT_SECRET ?? crypto.randomBytes(32).toString('hex');
+  const database = await serverDatabase(options.store ?? defaultTestStore, dbPath);
   const env = {
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DATABASE_URL: `sqlite:${dbPath}`,
+    DATABASE_URL: database.url,
     JWT_SECRET: secret,
     ...options.env,
   };
-  const chatty = await createChatty(loadConfig(env));
-  const { port } = await chatty.listen();
+  let chatty: ChattyServer;
+  let port: number;
+  try {
+    const config = loadConfig(env);
+    chatty = await createChatty(config, {
+      ...(options.wrapStore ? { store: options.wrapStore(openStore(config.databaseUrl)) } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.replayPageSize !== undefined ? { replayPageSize: options.replayPageSize } : {}),
+    });
+    ({ port } = await chatty.listen());
+  } catch (error) {
+    database.release();
+    throw error;
+  }
+  const stop = () => chatty.close().finally(() => database.release());
   const server: TestServer = {
     chatty,
     url: `http://127.0.0.1:${port}`,
@@ -92,10 +121,10 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     serviceToken: () => server.token('app-server', { role: 'service', expiresIn: 3600 }),
     adminToken: () => server.token('operator', { role: 'admin', expiresIn: 3600 }),
     restart: async () => {
-      await chatty.close();
+      await stop();
       return startServer({ ...options, dbPath, env: { ...options.env, JWT_SECRET: secret } });
     },
-    close: () => chatty.close(),
+    close: stop,
   };
   return server;
 }

@@ -1,0 +1,14 @@
+/** Opens the store a `DATABASE_URL` names: `sqlite:<path>`, `sqlite::memory:`, `postgres://…` or `postgresql://…`. */
+import { StartupError } from '../signing-keys.js';
+import { PostgresStore } from './postgres-store.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+export function openStore(databaseUrl: string): Store {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const location = databaseUrl.slice('sqlite:'.length);
+    return new SqliteStore(location === ':memory:' ? ':memory:' : location);
+  }
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return new PostgresStore(databaseUrl);
+  throw new StartupError('Invalid configuration: DATABASE_URL: must be sqlite:<path>, sqlite::memory: or postgres://…');
+}

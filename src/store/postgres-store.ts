@@ -1,0 +1,546 @@
+/**
+ * The PostgreSQL store: the same contract as the SQLite one (test/store-contract.ts), for a single
+ * node in production and, sharing one database, for many (contract §9).
+ *
+ * The event log's one subtle rule: ids must become visible in increasing order, or a reader that
+ * follows the log by "id greater than the last seen" skips an event committed late with a smaller
+ * id. Each append batch therefore takes the log's transaction-level advisory lock before it takes
+ * its ids from the sequence, and keeps it until its commit is visible: batches commit one at a
+ * time across the cluster, each carrying many events (group commit, see event-log.ts).
+ *
+ * Every failure to reach the database surfaces as `ChattyError('unavailable')` (503, ack
+ * `unavailable`); the pool replaces broken connections by itself.
+ */
+import pg from 'pg';
+import { roomsOf } from '../delivery-plan.js';
+import type { SigningKey } from '../key-ring.js';
+import type { NotifyMode } from '../method-query.js';
+import { dmParticipants, type ChannelName, type ConversationName, type RoomName, type UserId } from '../names.js';
+import type { Role } from '../tokens.js';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { decodeRow, encodeParam, isConnectionError, poolOptions, unavailableIfDisconnected } from './postgres-pool.js';
+import type {
+  Account,
+  AddFlag,
+  ChatMessage,
+  EventId,
+  LoggedEvent,
+  LoggedNotification,
+  NewEvent,
+  PageRequest,
+  ReadPosition,
+  RoomCursor,
+  Store,
+  SubscriptionChange,
+} from './store.js';
+import { IDEMPOTENCY_WINDOW_MS } from './store.js';
+
+/**
+ * Advisory locks, as (namespace, lock) pairs: the namespace keeps them apart from any other
+ * application's locks in the same database.
+ */
+const LOCK_NAMESPACE = 0x43686174; // "Chat"
+const LOCKS = { migrations: 1, eventLog: 2, keyRing: 3 } as const;
+const lockSql = (lock: keyof typeof LOCKS) => `pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${LOCKS[lock]})`;
+
+/** Runs one statement, in a transaction or on any pooled connection. */
+type Query = <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult<R>>;
+
+interface EventRow {
+  [column: string]: unknown;
+  id: number;
+  kind: 'notify' | 'chat';
+  created_at: number;
+  event: string | null;
+  attributes: string | null;
+  mode: string | null;
+  targets: string | null;
+  add_flags: string | null;
+  idempotency_key: string | null;
+  channel: string | null;
+  sender: string | null;
+  body: string | null;
+  client_id: string | null;
+}
+
+interface MessageRow {
+  [column: string]: unknown;
+  id: number;
+  channel: string;
+  sender: string;
+  body: string;
+  client_id: string | null;
+  created_at: number;
+}
+
+const EVENT_COLUMNS = `e.id, e.kind, e.created_at, e.event, e.attributes, e.mode, e.targets, e.add_flags, e.idempotency_key,
+  m.channel, m.sender, m.body, m.client_id`;
+const MESSAGE_COLUMNS = 'id, channel, sender, body, client_id, created_at';
+
+/** One batch of events, its messages, replay index rows and private conversations, in one statement. */
+const INSERT_BATCH = `
+  WITH logged AS (
+    INSERT INTO events (id, kind, created_at, event, attributes, mode, targets, add_flags, idempotency_key)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+  ), said AS (
+    INSERT INTO messages (id, channel, sender, body, client_id, created_at)
+    SELECT * FROM unnest($10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[])
+  ), addressed AS (
+    INSERT INTO event_targets (room, event_id) SELECT * FROM unnest($16::text[], $17::bigint[])
+  ), conversed AS (
+    INSERT INTO dm_conversations (user_id, channel) SELECT * FROM unnest($18::text[], $19::text[]) ON CONFLICT DO NOTHING
+  )
+  SELECT 1`;
+
+/**
+ * At most `$3` entries created before `$1` (keyed ones only before `$2`), taken through
+ * events_by_time from the oldest and skipping rows another node is pruning; their replay index
+ * rows go with them, and the greatest id removed is remembered as the log's last id.
+ */
+const PRUNE = `
+  WITH doomed AS (
+    SELECT id FROM events WHERE created_at < $1 AND (idempotency_key IS NULL OR created_at < $2)
+    ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
+  ), gone AS (
+    DELETE FROM events e USING doomed d WHERE e.id = d.id RETURNING e.id
+  ), unindexed AS (
+    DELETE FROM event_targets t USING gone g WHERE t.event_id = g.id
+  ), head AS (
+    UPDATE event_log_head SET pruned_through = greatest(pruned_through, (SELECT max(id) FROM gone))
+    WHERE EXISTS (SELECT 1 FROM gone)
+  )
+  SELECT count(*) AS removed FROM gone`;
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+  private closing: Promise<void> | undefined;
+
+  /** @param databaseUrl `postgres://…` or `postgresql://…`, optionally with `?pool_size=` */
+  constructor(databaseUrl: string) {
+    this.pool = new pg.Pool(poolOptions(databaseUrl));
+    // An idle connection that breaks (server restart, network cut) is reported here and dropped
+    // by the pool; the next query opens a new one or fails as `unavailable`. Without a listener
+    // the error would crash the process.
+    this.pool.on('error', () => {});
+  }
+
+  /**
+   * Applies the missing migrations. Several nodes starting together queue on a session advisory
+   * lock, so each migration runs once; each runs in its own transaction with its version row.
+   */
+  async migrate(): Promise<void> {
+    await this.withClient(async (client, discard) => {
+      await client.query(`SELECT pg_advisory_lock(${LOCK_NAMESPACE}, ${LOCKS.migrations})`);
+      try {
+        await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
+        const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+        for (const [index, migration] of POSTGRES_MIGRATIONS.entries()) {
+          const version = index + 1;
+          if (applied.has(version)) continue;
+          await client.query('BEGIN');
+          try {
+            await client.query(migration);
+            await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version, Date.now()]);
+            await client.query('COMMIT');
+          } catch (error) {
+            await client.query('ROLLBACK').catch(discard);
+            throw error;
+          }
+        }
+      } finally {
+        // a broken connection releases the lock with its session; a live one must say so
+        await client.query(`SELECT pg_advisory_unlock(${LOCK_NAMESPACE}, ${LOCKS.migrations})`).catch(discard);
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= this.pool.end());
+  }
+
+  // accounts
+
+  async createAccount(account: Account): Promise<boolean> {
+    const result = await this.query(
+      'INSERT INTO accounts (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+      [account.username, account.passwordHash, account.role, account.createdAt],
+    );
+    return result.rowCount === 1;
+  }
+
+  async findAccount(username: string): Promise<Account | undefined> {
+    const { rows } = await this.query<{ username: string; password_hash: string; role: Role; created_at: number }>(
+      'SELECT username, password_hash, role, created_at FROM accounts WHERE lower(username) = lower($1 COLLATE "C")',
+      [username],
+    );
+    const row = rows[0];
+    return row && { username: row.username, passwordHash: row.password_hash, role: row.role, createdAt: row.created_at };
+  }
+
+  async upsertAccount(account: Account): Promise<void> {
+    await this.query(
+      `INSERT INTO accounts (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT ((lower(username))) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role`,
+      [account.username, account.passwordHash, account.role, account.createdAt],
+    );
+  }
+
+  // key ring
+
+  async listKeys(): Promise<SigningKey[]> {
+    const { rows } = await this.query<{ id: string; secret: string; created_at: number; expires_at: number | null }>(
+      'SELECT id, secret, created_at, expires_at FROM signing_keys ORDER BY created_at, id',
+    );
+    return rows.map(keyOfRow);
+  }
+
+  async saveKeys(keys: readonly SigningKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.transaction(async (query) => {
+      await query(
+        `INSERT INTO signing_keys (id, secret, created_at, expires_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+        [keys.map((k) => k.id), keys.map((k) => k.secret), keys.map((k) => k.createdAt), keys.map((k) => k.expiresAt)],
+      );
+    }, `BEGIN; SELECT ${lockSql('keyRing')}`);
+  }
+
+  /**
+   * Saves `key` only if the ring holds no key at all, atomically against every node doing the
+   * same, and returns the ring as stored afterwards: `[key]` for the node that seeded it, the
+   * winner's keys for the others, which adopt them instead of signing with a key of their own.
+   */
+  async seedKeyRing(key: SigningKey): Promise<SigningKey[]> {
+    return this.transaction(async (query) => {
+      await query(
+        `INSERT INTO signing_keys (id, secret, created_at, expires_at)
+         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)`,
+        [key.id, key.secret, key.createdAt, key.expiresAt],
+      );
+      const { rows } = await query<{ id: string; secret: string; created_at: number; expires_at: number | null }>(
+        'SELECT id, secret, created_at, expires_at FROM signing_keys ORDER BY created_at, id',
+      );
+      return rows.map(keyOfRow);
+    }, `BEGIN; SELECT ${lockSql('keyRing')}`);
+  }
+
+  // subscriptions
+
+  async changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<number[]> {
+    if (changes.length === 0) return [];
+    const now = Date.now();
+    return this.transaction(async (query) => {
+      const counts: number[] = [];
+      for (const { action, users, channels } of changes) {
+        const result =
+          action === 'subscribe'
+            ? // in key order, so that two transactions inserting the same pairs cannot deadlock
+              await query(
+                `INSERT INTO subscriptions (user_id, channel, created_at)
+                 SELECT u, c, $3 FROM unnest($1::text[]) u CROSS JOIN unnest($2::text[]) c ORDER BY 1, 2
+                 ON CONFLICT DO NOTHING`,
+                [users, channels, now],
+              )
+            : await query('DELETE FROM subscriptions WHERE user_id = ANY($1::text[]) AND channel = ANY($2::text[])', [users, channels]);
+        counts.push(result.rowCount ?? 0);
+      }
+      return counts;
+    });
+  }
+
+  async subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]> {
+    const { rows } = await this.query<{ user_id: string }>(
+      'SELECT DISTINCT user_id FROM subscriptions WHERE channel = ANY($1::text[]) ORDER BY user_id',
+      [channels],
+    );
+    return rows.map((r) => r.user_id);
+  }
+
+  async channelsOf(userId: UserId, page?: PageRequest): Promise<ChannelName[]> {
+    const { rows } = page
+      ? await this.query<{ channel: string }>('SELECT channel FROM subscriptions WHERE user_id = $1 AND channel > $2 ORDER BY channel LIMIT $3', [
+          userId,
+          page.after ?? '',
+          page.size,
+        ])
+      : await this.query<{ channel: string }>('SELECT channel FROM subscriptions WHERE user_id = $1 ORDER BY channel', [userId]);
+    return rows.map((r) => r.channel);
+  }
+
+  async subscribersOf(channel: ChannelName, page: PageRequest): Promise<UserId[]> {
+    const { rows } = await this.query<{ user_id: string }>(
+      'SELECT user_id FROM subscriptions WHERE channel = $1 AND user_id > $2 ORDER BY user_id LIMIT $3',
+      [channel, page.after ?? '', page.size],
+    );
+    return rows.map((r) => r.user_id);
+  }
+
+  async isSubscribed(userId: UserId, channel: ChannelName): Promise<boolean> {
+    const { rowCount } = await this.query('SELECT 1 FROM subscriptions WHERE user_id = $1 AND channel = $2', [userId, channel]);
+    return rowCount === 1;
+  }
+
+  async countSubscribers(channels: readonly ChannelName[]): Promise<Map<ChannelName, number>> {
+    const { rows } = await this.query<{ channel: string; subscribers: number }>(
+      'SELECT c AS channel, (SELECT count(*) FROM subscriptions s WHERE s.channel = c) AS subscribers FROM unnest($1::text[]) c',
+      [channels],
+    );
+    return new Map(rows.map((r) => [r.channel, r.subscribers]));
+  }
+
+  // event log
+
+  /**
+   * One transaction, one WAL flush, for the whole batch. Under the log's advisory lock: free the
+   * idempotency keys whose 24 hours are over, take the ids, insert everything in one statement.
+   */
+  async appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]> {
+    if (events.length === 0) return [];
+    return this.transaction(async (query) => {
+      const keyed = events.filter((e) => e.kind === 'notify' && e.idempotencyKey !== undefined) as { idempotencyKey: string; createdAt: number }[];
+      if (keyed.length > 0) {
+        // a key still honoured is never taken: inserting it again fails on the unique index
+        await query(
+          `UPDATE events e SET idempotency_key = NULL FROM unnest($1::text[], $2::bigint[]) AS k(key, before)
+           WHERE e.idempotency_key = k.key AND e.created_at < k.before`,
+          [keyed.map((e) => e.idempotencyKey), keyed.map((e) => e.createdAt - IDEMPOTENCY_WINDOW_MS)],
+        );
+      }
+      const { rows } = await query<{ id: number }>("SELECT nextval('event_ids') AS id FROM generate_series(1, $1::int)", [events.length]);
+      const ids = rows.map((r) => r.id).sort((a, b) => a - b);
+      const logged = events.map((event, i): LoggedEvent => ({ ...event, id: ids[i]! }));
+      await query(INSERT_BATCH, batchColumns(logged));
+      return logged;
+    }, `BEGIN; SELECT ${lockSql('eventLog')}`);
+  }
+
+  async eventIdsFor(cursors: readonly RoomCursor[], untilId: EventId, limit: number): Promise<Map<RoomName, EventId[]>> {
+    const ids = new Map<RoomName, EventId[]>(cursors.map((c) => [c.room, []]));
+    if (cursors.length === 0) return ids;
+    // one range of the (room, event_id) primary key per cursor
+    const { rows } = await this.query<{ room: string; event_id: number }>(
+      `SELECT c.room, t.event_id
+       FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c(room, after_id, position)
+       CROSS JOIN LATERAL (
+         SELECT event_id FROM event_targets
+         WHERE room = c.room AND event_id > c.after_id AND event_id <= $3
+         ORDER BY event_id LIMIT $4
+       ) t
+       ORDER BY c.position, t.event_id`,
+      [cursors.map((c) => c.room), cursors.map((c) => c.afterId), untilId, limit],
+    );
+    for (const row of rows) ids.get(row.room)!.push(row.event_id);
+    return ids;
+  }
+
+  async eventsByIds(ids: readonly EventId[]): Promise<LoggedEvent[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id WHERE e.id = ANY($1::bigint[]) ORDER BY e.id`,
+      [ids],
+    );
+    return rows.map(eventOfRow);
+  }
+
+  async eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {
+    const { rows } = await this.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
+       WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3`,
+      [afterId, untilId, limit],
+    );
+    return rows.map(eventOfRow);
+  }
+
+  /**
+   * The greatest committed id, even when pruning removed it. Not the sequence's last value: that
+   * counts ids taken by batches still in flight or rolled back.
+   */
+  async lastEventId(): Promise<EventId> {
+    const { rows } = await this.query<{ id: number }>('SELECT greatest((SELECT max(id) FROM events), pruned_through) AS id FROM event_log_head');
+    return rows[0]?.id ?? 0;
+  }
+
+  async oldestEventId(): Promise<EventId | undefined> {
+    const { rows } = await this.query<{ id: number | null }>('SELECT min(id) AS id FROM events');
+    return rows[0]?.id ?? undefined;
+  }
+
+  async findByIdempotencyKey(key: string, since: number): Promise<LoggedNotification | undefined> {
+    const { rows } = await this.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id WHERE e.idempotency_key = $1 AND e.created_at >= $2`,
+      [key, since],
+    );
+    const event = rows[0] && eventOfRow(rows[0]);
+    return event?.kind === 'notify' ? event : undefined;
+  }
+
+  async pruneEvents(before: number, keyedBefore: number, limit: number): Promise<number> {
+    const { rows } = await this.query<{ removed: number }>(PRUNE, [before, keyedBefore, limit]);
+    return rows[0]!.removed;
+  }
+
+  // chat
+
+  async history(channel: ConversationName, before: EventId | undefined, limit: number): Promise<ChatMessage[]> {
+    const { rows } = await this.query<MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE channel = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
+      [channel, before ?? Number.MAX_SAFE_INTEGER, limit],
+    );
+    return rows.reverse().map(messageOfRow);
+  }
+
+  async findMessage(id: EventId): Promise<ChatMessage | undefined> {
+    const { rows } = await this.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, [id]);
+    return rows[0] && messageOfRow(rows[0]);
+  }
+
+  async privateConversationsOf(userId: UserId, limit: number): Promise<ConversationName[]> {
+    const { rows } = await this.query<{ channel: string }>('SELECT channel FROM dm_conversations WHERE user_id = $1 ORDER BY channel LIMIT $2', [
+      userId,
+      limit,
+    ]);
+    return rows.map((r) => r.channel);
+  }
+
+  async advanceReadPosition(p: ReadPosition): Promise<boolean> {
+    const { rowCount } = await this.query(
+      `INSERT INTO read_positions (user_id, channel, message_id, read_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (user_id, channel) DO UPDATE SET message_id = excluded.message_id, read_at = excluded.read_at
+       WHERE excluded.message_id > read_positions.message_id`,
+      [p.userId, p.channel, p.messageId, p.readAt],
+    );
+    return rowCount === 1;
+  }
+
+  async readPositions(channel: ConversationName, limit: number): Promise<ReadPosition[]> {
+    const { rows } = await this.query<{ user_id: string; channel: string; message_id: number; read_at: number }>(
+      'SELECT user_id, channel, message_id, read_at FROM read_positions WHERE channel = $1 ORDER BY message_id DESC, user_id DESC LIMIT $2',
+      [channel, limit],
+    );
+    return rows.map((r) => ({ userId: r.user_id, channel: r.channel, messageId: r.message_id, readAt: r.read_at }));
+  }
+
+  /** One statement: each conversation's count is a range of messages_by_channel that stops at the cap. */
+  async unreadCounts(userId: UserId, channels: readonly ChannelName[], cap: number): Promise<Record<ConversationName, number>> {
+    const { rows } = await this.query<{ channel: string; unread: number }>(
+      `SELECT c.channel, (
+         SELECT count(*) FROM (
+           SELECT 1 FROM messages m
+           WHERE m.channel = c.channel AND m.sender <> $1
+             AND m.id > coalesce((SELECT r.message_id FROM read_positions r WHERE r.user_id = $1 AND r.channel = c.channel), 0)
+           ORDER BY m.id LIMIT $3
+         ) counted
+       ) AS unread
+       FROM (
+         SELECT g.channel, g.position FROM unnest($2::text[]) WITH ORDINALITY AS g(channel, position)
+         UNION ALL
+         SELECT d.channel, NULL FROM dm_conversations d WHERE d.user_id = $1
+       ) c
+       ORDER BY c.position NULLS LAST, c.channel`,
+      [userId, channels, cap],
+    );
+    const counts: Record<ConversationName, number> = {};
+    for (const row of rows) counts[row.channel] = row.unread;
+    return counts;
+  }
+
+  // connections
+
+  /** A statement on any pooled connection. */
+  private query: Query = async (sql, params = []) => {
+    try {
+      return decodeResult(await this.pool.query(sql, params.map(encodeParam)));
+    } catch (error) {
+      return unavailableIfDisconnected(error);
+    }
+  };
+
+  /** Holds one connection for `work`; a connection that broke meanwhile is discarded, not reused. */
+  private async withClient<T>(work: (client: pg.PoolClient, discard: (error: Error) => void) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      return unavailableIfDisconnected(error);
+    }
+    let broken: Error | undefined;
+    // the pool listens only to idle connections; one held here may break between two statements
+    const onError = (error: Error) => (broken ??= error);
+    client.on('error', onError);
+    try {
+      return await work(client, onError);
+    } catch (error) {
+      if (isConnectionError(error)) broken ??= error as Error;
+      return unavailableIfDisconnected(error);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  /** Runs `work` in one transaction, opened by `begin` (which may also take advisory locks). */
+  private transaction<T>(work: (query: Query) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+    return this.withClient(async (client, discard) => {
+      const query: Query = async (sql, params = []) => decodeResult(await client.query(sql, params.map(encodeParam)));
+      await client.query(begin);
+      try {
+        const result = await work(query);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // a connection left inside a transaction must never serve another request
+        await client.query('ROLLBACK').catch(discard);
+        throw error;
+      }
+    });
+  }
+}
+
+function decodeResult<R extends pg.QueryResultRow>(result: pg.QueryResult<R>): pg.QueryResult<R> {
+  for (const row of result.rows) decodeRow(row);
+  return result;
+}
+
+/** The columns of INSERT_BATCH, one array per column. */
+function batchColumns(events: readonly LoggedEvent[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: 19 }, () => []);
+  const push = (from: number, ...values: unknown[]) => values.forEach((value, i) => columns[from + i]!.push(value));
+  for (const event of events) {
+    if (event.kind === 'notify') {
+      push(0, event.id, 'notify', event.createdAt, event.event, JSON.stringify(event.attributes), event.target.mode, JSON.stringify(event.target.names), event.add.join(','), event.idempotencyKey ?? null);
+    } else {
+      push(0, event.id, 'chat', event.createdAt, null, null, null, null, null, null);
+      push(9, event.id, event.channel, event.from, event.body, event.clientId, event.createdAt);
+      for (const member of dmParticipants(event.channel) ?? []) push(17, member, event.channel);
+    }
+    for (const room of new Set(roomsOf(event))) push(15, room, event.id);
+  }
+  return columns;
+}
+
+function keyOfRow(r: { id: string; secret: string; created_at: number; expires_at: number | null }): SigningKey {
+  return { id: r.id, secret: r.secret, createdAt: r.created_at, expiresAt: r.expires_at };
+}
+
+function eventOfRow(row: EventRow): LoggedEvent {
+  if (row.kind === 'chat') return messageOfRow({ ...row, channel: row.channel!, sender: row.sender!, body: row.body! });
+  return {
+    kind: 'notify',
+    id: row.id,
+    createdAt: row.created_at,
+    event: row.event!,
+    attributes: JSON.parse(row.attributes!),
+    target: { mode: row.mode as NotifyMode, names: JSON.parse(row.targets!) },
+    add: row.add_flags ? (row.add_flags.split(',') as AddFlag[]) : [],
+    ...(row.idempotency_key !== null ? { idempotencyKey: row.idempotency_key } : {}),
+  };
+}
+
+function messageOfRow(row: MessageRow): ChatMessage {
+  return { kind: 'chat', id: row.id, channel: row.channel, from: row.sender, body: row.body, clientId: row.client_id, createdAt: row.created_at };
+}
