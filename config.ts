@@ -111,7 +111,7 @@ export class ConfigError extends Error {
 }
 
 /** Each variable and the legacy names it may also be given as, first match wins. */
-const ALIASES = {
+export const ALIASES = {
   PORT: ['PORT', 'APP_PORT', 'DEV_APP_PORT'],
   HOST: ['HOST'],
   JWT_SECRET: ['JWT_SECRET', 'DEV_JWT_SECRET'],

@@ -3,19 +3,16 @@
  * structured line with a stable `audit` field, and never a password, secret or token.
  */
 import crypto from 'node:crypto';
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../config.js';
-import { createLogger } from '../src/logger.js';
 import { createChatty, type ChattyServer } from '../src/server.js';
 import { client, expectJsonApiError as expectError } from './helpers/http.js';
+import { captureLog, type LogLine } from './helpers/log.js';
 import { tempDbPath } from './helpers/server.js';
 
 const PASSWORD = 'correct horse battery';
 const LOCALHOST = ['127.0.0.1', '::ffff:127.0.0.1'];
-
-type LogLine = Record<string, unknown> & { level: number; msg: string };
 
 interface LoggedServer {
   chatty: ChattyServer;
@@ -31,20 +28,12 @@ interface LoggedServer {
 
 /** A server whose log, at `level`, the test reads. */
 async function startLogged(env: Record<string, string> = {}, level: 'info' | 'warn' = 'info'): Promise<LoggedServer> {
-  const written: string[] = [];
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      written.push(String(chunk));
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
+  const { logger, lines, text } = captureLog(level);
   const secret = crypto.randomBytes(32).toString('hex');
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${tempDbPath()}`, JWT_SECRET: secret, ...env });
-  const chatty = await createChatty(config, { logger: createLogger(level, sink) });
+  const chatty = await createChatty(config, { logger });
   const { port } = await chatty.listen();
-  return { chatty, url: `http://127.0.0.1:${port}`, secret, lines, text: () => written.join(''), audits: () => lines.filter((line) => 'audit' in line) };
+  return { chatty, url: `http://127.0.0.1:${port}`, secret, lines, text, audits: () => lines.filter((line) => 'audit' in line) };
 }
 
 describe('audit log (issue 9)', () => {

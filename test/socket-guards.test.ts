@@ -10,6 +10,7 @@ import { queuedBytes } from '../src/realtime/outbound-buffer.js';
 import { SWEEP_INTERVAL_MS } from '../src/realtime/slow-consumers.js';
 import type { ChattySocket } from '../src/realtime/types.js';
 import { send, type ChatMessage } from './helpers/chat.js';
+import { captureLog } from './helpers/log.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { connect, type TestSocket } from './helpers/sockets.js';
 import { StoreGate, gatedStore } from './helpers/store-gate.js';
@@ -57,7 +58,8 @@ describe('socket guards (issue 9)', () => {
 
     it('cuts a client that stops reading and keeps asking for history, before its answers pile up', async function () {
       this.timeout(20_000);
-      await world.start({ env: { SOCKET_BUFFER_LIMIT: '256kb', CHAT_SEND_RATE: '0', SOCKET_EVENT_RATE: '0', MAX_PENDING_REQUESTS: '10000' } });
+      const log = captureLog('warn');
+      await world.start({ logger: log.logger, env: { SOCKET_BUFFER_LIMIT: '256kb', CHAT_SEND_RATE: '0', SOCKET_EVENT_RATE: '0', MAX_PENDING_REQUESTS: '10000' } });
       await subscribe(['alice', 'mallory'], ['rooms', '1']);
       const alice = await open('alice');
       // a page of history of 100 messages of 4,000 characters: about 400 KB per answer
@@ -80,6 +82,9 @@ describe('socket guards (issue 9)', () => {
         clearInterval(sampler);
       }
       expect(world.server.chatty.io.sockets.sockets.has(server.id)).to.equal(false);
+      // the reason is in the log, with whose socket it was; the client, which does not read, cannot be told
+      const drops = log.lines.filter((line) => line.reason === 'slow_consumer');
+      expect(drops.map(({ userId, socketId, limit }) => ({ userId, socketId, limit }))).to.deep.equal([{ userId: 'mallory', socketId: server.id, limit: LIMIT }]);
       // at most the limit plus the answer that crossed it, and one more in flight
       expect(peak, `peak bytes queued for the socket`).to.be.below(LIMIT + 2 * answerBytes);
       // everybody else is served as before

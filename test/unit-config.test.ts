@@ -148,3 +148,58 @@ describe('unit: loadConfig (contract §8)', () => {
     expect(config.port).to.equal(3000);
   });
 });
+
+describe('unit: loadConfig limits (README "Limits")', () => {
+  type Field = keyof Config['limits'];
+  const KB = 1024;
+  const MB = 1024 * KB;
+  // variable, field, default, [a value, what it reads as], values refused
+  const limits: [variable: string, field: Field, defaultValue: number, set: [string, number], refused: string[]][] = [
+    ['REGISTER_LIMIT', 'registerPerHour', 20, ['0', 0], ['-1', 'many', '1.5', '1000001']],
+    ['LOGIN_LIMIT', 'loginFailuresPerUser', 10, ['3', 3], ['-1', 'ten', '1000001']],
+    ['LOGIN_ADDRESS_LIMIT', 'loginFailuresPerAddress', 100, ['0', 0], ['x', '1e3', '1000001']],
+    ['CHAT_SEND_RATE', 'chatSendPerSecond', 10, ['0', 0], ['fast', '-2', '100001']],
+    ['TYPING_RATE', 'typingPerSecond', 3, ['7', 7], ['0.5', '100001']],
+    ['SOCKET_EVENT_RATE', 'socketEventsPerSecond', 50, ['0', 0], ['lots', '100001']],
+    ['MAX_PENDING_REQUESTS', 'maxPendingRequests', 32, ['1', 1], ['0', '10001', 'all']],
+    ['MAX_SOCKETS_PER_USER', 'maxSocketsPerUser', 50, ['0', 0], ['-1', '100001']],
+    ['SOCKET_BUFFER_LIMIT', 'socketBufferBytes', 4 * MB, ['256kb', 256 * KB], ['63kb', '0', 'big', '-1mb']],
+    ['REPLAY_RATE', 'replayPerSecond', 20_000, ['100', 100], ['99', '0', '10000001']],
+    ['MAX_SUBSCRIPTION_PAIRS', 'maxSubscriptionPairs', 10_000, ['50', 50], ['0', '10000001']],
+    ['PRESENCE_QUERY_LIMIT', 'presenceQueryLimit', 1_000, ['5', 5], ['0', '1000001']],
+    ['UNREAD_COUNT_LIMIT', 'unreadCountLimit', 1_000, ['3', 3], ['0', 'none']],
+    ['READ_POSITIONS_LIMIT', 'readPositionsLimit', 100, ['2', 2], ['0', '100001']],
+    ['RECENT_EVENTS_SIZE', 'recentEventsBytes', 32 * MB, ['64kb', 64 * KB], ['1kb', 'lots']],
+    ['MAX_CONNECTIONS', 'maxConnections', 10_000, ['0', 0], ['-5', '10000001']],
+    ['REQUEST_TIMEOUT', 'requestTimeoutMs', 30_000, ['2m', 120_000], ['0', 'never', '2h']],
+    ['KEEP_ALIVE_TIMEOUT', 'keepAliveTimeoutMs', 5_000, ['1', 1_000], ['0', 'idle', '11m']],
+    ['HEADERS_TIMEOUT', 'headersTimeoutMs', 10_000, ['3s', 3_000], ['0', 'soon', '11m']],
+  ];
+
+  for (const [variable, field, defaultValue, [value, read], refused] of limits) {
+    describe(variable, () => {
+      it(`defaults to ${defaultValue}`, () => {
+        expect(loadConfig({}).limits[field]).to.equal(defaultValue);
+      });
+      it(`reads ${JSON.stringify(value)} as ${read}`, () => {
+        expect(loadConfig({ [variable]: value }).limits[field]).to.equal(read);
+      });
+      for (const bad of refused) {
+        it(`refuses ${JSON.stringify(bad)} with one line naming it`, () => {
+          const error = configError({ [variable]: bad });
+          expect(error.message).to.include(variable);
+          expect(error.message).to.not.include('\n');
+        });
+      }
+    });
+  }
+
+  it('covers every limit the configuration has', () => {
+    expect(limits.map(([, field]) => field).sort()).to.deep.equal(Object.keys(loadConfig({}).limits).sort());
+  });
+
+  it('lets HEADERS_TIMEOUT follow a shorter REQUEST_TIMEOUT, and refuses it longer than REQUEST_TIMEOUT', () => {
+    expect(loadConfig({ REQUEST_TIMEOUT: '4s' }).limits.headersTimeoutMs).to.equal(4_000);
+    expect(configError({ REQUEST_TIMEOUT: '4s', HEADERS_TIMEOUT: '5s' }).message).to.include('HEADERS_TIMEOUT');
+  });
+});

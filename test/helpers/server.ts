@@ -9,6 +9,7 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../../config.js';
 import type { Clock } from '../../src/clock.js';
+import type { Logger } from '../../src/logger.js';
 import { createChatty, type ChattyServer } from '../../src/server.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
@@ -30,6 +31,8 @@ export interface TestServerOptions {
   clock?: Clock;
   /** Events per replay page. */
   replayPageSize?: number;
+  /** The server's logger (default: one at TEST_LOG_LEVEL, silent unless set). */
+  logger?: Logger;
 }
 
 export interface TokenOptions {
@@ -104,6 +107,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
       ...(options.wrapStore ? { store: options.wrapStore(openStore(config.databaseUrl)) } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.replayPageSize !== undefined ? { replayPageSize: options.replayPageSize } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     ({ port } = await chatty.listen());
   } catch (error) {
