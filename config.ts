@@ -13,8 +13,8 @@ import bytes from 'bytes';
 import dotenv from 'dotenv';
 import ms from 'ms';
 import { z } from 'zod';
-import { passwordSchema, usernameSchema } from './src/credentials.js';
-import { secretWeakness } from './src/secret-strength.js';
+import { passwordSchema, usernameSchema } from './src/auth/credentials.js';
+import { secretWeakness } from './src/auth/secret-strength.js';
 
 export type NodeEnv = 'development' | 'test' | 'production';
 export type Registration = 'open' | 'closed';

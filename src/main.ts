@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from './logger.js';
 import { createChatty } from './server.js';
-import { StartupError } from './signing-keys.js';
+import { StartupError } from './auth/signing-keys.js';
 
 export async function main(): Promise<void> {
   let config;

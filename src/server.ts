@@ -10,20 +10,20 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
-import { Accounts } from './accounts.js';
-import { systemClock, type Clock } from './clock.js';
-import { EventLog } from './event-log.js';
+import { Accounts } from './auth/accounts.js';
+import { systemClock, type Clock } from './time/clock.js';
+import { EventLog } from './event-log/event-log.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { Notifications } from './notifications.js';
+import { Notifications } from './channels/notifications.js';
 import { LocalPresence } from './realtime/presence.js';
 import { createSocketServer } from './realtime/socket-server.js';
 import type { ChattyIo } from './realtime/types.js';
-import { SigningKeys, StartupError } from './signing-keys.js';
+import { SigningKeys, StartupError } from './auth/signing-keys.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
-import { Subscriptions } from './subscriptions.js';
+import { Subscriptions } from './channels/subscriptions.js';
 
 export interface ChattyServer {
   readonly config: Config;

@@ -3,7 +3,7 @@
  * EVENT_LOG=off is a working mode (live delivery, no storage, no replay, no chat).
  */
 import { expect } from 'chai';
-import type { Clock, ClockTimer } from '../src/clock.js';
+import type { Clock, ClockTimer } from '../src/time/clock.js';
 import type { LoggedEvent } from '../src/store/store.js';
 import { useWorld } from './helpers/world.js';
 

@@ -10,7 +10,7 @@ import express from 'express';
 import { loadConfig, type TrustProxy } from '../config.js';
 import { loginAttemptKey } from '../src/http/auth-routes.js';
 import type { Store } from '../src/store/store.js';
-import { CLOCK_SKEW_SECONDS, MAX_EXP_AHEAD_SECONDS } from '../src/tokens.js';
+import { CLOCK_SKEW_SECONDS, MAX_EXP_AHEAD_SECONDS } from '../src/auth/tokens.js';
 import { configError } from './helpers/errors.js';
 import { client, doc, expectJsonApiError as expectError, type ApiResponse } from './helpers/http.js';
 import { connect } from './helpers/sockets.js';

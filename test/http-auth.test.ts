@@ -261,7 +261,7 @@ describe('HTTP /auth (contract §3)', () => {
       ['a 31-character secret', { secret: newSecret().slice(0, 31) }, 422, 'validation_failed', '/secret'],
       ['a missing secret', {}, 422, 'validation_failed', '/secret'],
       ['a numeric secret', { secret: 12345678901234567890123456789012345 }, 422, 'validation_failed', '/secret'],
-      // too weak to be secrets (src/secret-strength.ts)
+      // too weak to be secrets (src/auth/secret-strength.ts)
       ['a secret of 32 spaces', { secret: ' '.repeat(32) }, 422, 'validation_failed', '/secret'],
       ['a secret of one character 40 times', { secret: 'a'.repeat(40) }, 422, 'validation_failed', '/secret'],
       ['a secret of four characters repeated', { secret: 'abcd'.repeat(10) }, 422, 'validation_failed', '/secret'],

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { io as ioClient } from 'socket.io-client';
-import type { Clock, ClockTimer } from '../src/clock.js';
+import type { Clock, ClockTimer } from '../src/time/clock.js';
 import { queuedBytes } from '../src/realtime/outbound-buffer.js';
 import type { ChattySocket } from '../src/realtime/types.js';
 import type { Store } from '../src/store/store.js';

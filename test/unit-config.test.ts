@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { loadConfig, type Config } from '../config.js';
 import { configError } from './helpers/errors.js';
 
-// JWT_SECRET must look random (src/secret-strength.ts): 'x'.repeat(32) is refused
+// JWT_SECRET must look random (src/auth/secret-strength.ts): 'x'.repeat(32) is refused
 const SECRET = crypto.randomBytes(16).toString('hex');
 const OTHER_SECRET = crypto.randomBytes(16).toString('hex');
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chatMessagePayload, chatRooms, copiesFor, notificationArgs, planNotify, type RoomEmit } from '../src/delivery-plan.js';
+import { chatMessagePayload, chatRooms, copiesFor, notificationArgs, planNotify, type RoomEmit } from '../src/channels/delivery-plan.js';
 import type { AddFlag, ChatMessage, LoggedNotification, NotifyTarget } from '../src/store/store.js';
 
 const CREATED = Date.UTC(2030, 0, 2, 3, 4, 5, 678);

@@ -1,9 +1,9 @@
 /**
- * GroupCommit (src/group-commit.ts): batching by event-loop turn, commits one at a time in order,
+ * GroupCommit (src/event-log/group-commit.ts): batching by event-loop turn, commits one at a time in order,
  * a failing batch retried item by item, and drain().
  */
 import { expect } from 'chai';
-import { GroupCommit } from '../src/group-commit.js';
+import { GroupCommit } from '../src/event-log/group-commit.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

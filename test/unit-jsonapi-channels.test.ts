@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { channelsOfDocument } from '../src/jsonapi-channels.js';
+import { channelsOfDocument } from '../src/channels/jsonapi-channels.js';
 import { thrown } from './helpers/errors.js';
 
 describe('unit: channelsOfDocument (contract §4.3)', () => {

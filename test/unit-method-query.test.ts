@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MAX_METHOD_NAMES, parseMethod } from '../src/method-query.js';
+import { MAX_METHOD_NAMES, parseMethod } from '../src/channels/method-query.js';
 import { thrown } from './helpers/errors.js';
 
 const NOTIFY = ['channels', 'channels-efficient', 'users'] as const;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isCanonicalDm, isValidName } from '../src/names.js';
+import { isCanonicalDm, isValidName } from '../src/channels/names.js';
 
 describe('unit: isValidName (contract §1)', () => {
   const valid = ['a', 'alice', 'posts-12', 'user_1.x@example.com', 'é', '日本語', '😀', 'x'.repeat(200), '😀'.repeat(200)];

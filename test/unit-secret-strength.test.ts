@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { MIN_SECRET_CHARACTERS, secretWeakness } from '../src/secret-strength.js';
+import { MIN_SECRET_CHARACTERS, secretWeakness } from '../src/auth/secret-strength.js';
 
 describe('unit: secretWeakness (JWT_SECRET and rotations)', () => {
   const weak: [label: string, secret: string, reason: RegExp][] = [

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
-import { KeyRing, generateSecret, newKeyId, type SigningKey } from '../src/key-ring.js';
-import { CLOCK_SKEW_SECONDS, MAX_EXP_AHEAD_SECONDS, signToken, verifyToken } from '../src/tokens.js';
+import { KeyRing, generateSecret, newKeyId, type SigningKey } from '../src/auth/key-ring.js';
+import { CLOCK_SKEW_SECONDS, MAX_EXP_AHEAD_SECONDS, signToken, verifyToken } from '../src/auth/tokens.js';
 
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
 const NOW_S = Math.floor(NOW / 1000);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { VerifiedTokens } from '../src/verified-tokens.js';
-import type { Principal } from '../src/tokens.js';
+import { VerifiedTokens } from '../src/auth/verified-tokens.js';
+import type { Principal } from '../src/auth/tokens.js';
 
 describe('unit: VerifiedTokens', () => {
   const principal = (exp: number | undefined, keyId = 'k1'): Principal => ({ sub: 'svc', role: 'service', exp, keyId });

@@ -1,13 +1,13 @@
 /** `/auth/*` (contract §3): accounts, login cookie, token check and key rotation. */
 import { Router, type CookieOptions, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Options as RateLimitOptions } from 'express-rate-limit';
-import { credentialsObject, parseCredentials, type Accounts } from '../accounts.js';
+import { credentialsObject, parseCredentials, type Accounts } from '../auth/accounts.js';
 import type { Config } from '../../config.js';
-import { usernameSchema } from '../credentials.js';
+import { usernameSchema } from '../auth/credentials.js';
 import { ChattyError } from '../errors.js';
 import { audit, type Logger } from '../logger.js';
-import { secretWeakness } from '../secret-strength.js';
-import type { SigningKeys } from '../signing-keys.js';
+import { secretWeakness } from '../auth/secret-strength.js';
+import type { SigningKeys } from '../auth/signing-keys.js';
 import type { createPassport } from './authentication.js';
 import { send, serialize } from './jsonapi.js';
 

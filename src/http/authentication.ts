@@ -9,11 +9,11 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import passportModule from 'passport';
 import { Strategy as JwtStrategy } from 'passport-jwt';
 import { Strategy as LocalStrategy } from 'passport-local';
-import type { Accounts } from '../accounts.js';
+import type { Accounts } from '../auth/accounts.js';
 import { ChattyError } from '../errors.js';
-import type { SigningKeys } from '../signing-keys.js';
-import type { Principal, Role } from '../tokens.js';
-import { bearerToken, cookieToken } from '../token-sources.js';
+import type { SigningKeys } from '../auth/signing-keys.js';
+import type { Principal, Role } from '../auth/tokens.js';
+import { bearerToken, cookieToken } from '../auth/token-sources.js';
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -1,11 +1,11 @@
 /** `/control/*` (contract §4): the app server's API. Routes translate; the services decide. */
 import { Router, type Request } from 'express';
 import { ChattyError } from '../errors.js';
-import { isValidName, type UserId } from '../names.js';
-import type { Notifications } from '../notifications.js';
+import { isValidName, type UserId } from '../channels/names.js';
+import type { Notifications } from '../channels/notifications.js';
 import type { PresenceTracker } from '../realtime/presence.js';
 import type { Store } from '../store/store.js';
-import type { SubscriptionAction, Subscriptions } from '../subscriptions.js';
+import type { SubscriptionAction, Subscriptions } from '../channels/subscriptions.js';
 import { MAX_PAGE_SIZE, nextLink, pageOf, parsePage, send, serialize } from './jsonapi.js';
 
 /** How many subscribers one `online=true` request may look at before answering with `links.next`. */

@@ -4,7 +4,7 @@
 import type { Request, Response } from 'express';
 import JsonApiSerializer from 'jsonapi-serializer';
 import { ChattyError } from '../errors.js';
-import { isValidName } from '../names.js';
+import { isValidName } from '../channels/names.js';
 
 const { Serializer } = JsonApiSerializer;
 

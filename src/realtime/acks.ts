@@ -11,7 +11,7 @@
  * goes out, a socket with more than SOCKET_BUFFER_LIMIT queued is cut instead: answers are the
  * client's own way to make the server write, and a client that does not read must not pile them up.
  */
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import { ChattyError, toAckError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { TokenBucket } from './token-bucket.js';

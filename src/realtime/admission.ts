@@ -14,10 +14,10 @@
  * more than half its buffer limit unsent (a client that reads slowly slows its own replay, not the
  * server's memory), and while the reconnect is ahead of `REPLAY_RATE`.
  */
-import type { Clock } from '../clock.js';
-import { copiesFor, roomsOf } from '../delivery-plan.js';
-import { sizeOf, type EventLog } from '../event-log.js';
-import { keyRoom, userRoom, type ChannelName, type RoomName } from '../names.js';
+import type { Clock } from '../time/clock.js';
+import { copiesFor, roomsOf } from '../channels/delivery-plan.js';
+import { sizeOf, type EventLog } from '../event-log/event-log.js';
+import { keyRoom, userRoom, type ChannelName, type RoomName } from '../channels/names.js';
 import type { EventId, LoggedEvent, Store } from '../store/store.js';
 import type { Membership } from './membership.js';
 import { queuedBytes, waitForRoom } from './outbound-buffer.js';

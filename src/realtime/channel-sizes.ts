@@ -3,8 +3,8 @@
  * channels with at most PRESENCE_LIMIT members, and asking the store on every connect and
  * disconnect would cost more than the announcement.
  */
-import { systemClock, type Clock } from '../clock.js';
-import type { ChannelName } from '../names.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import type { ChannelName } from '../channels/names.js';
 import type { Store } from '../store/store.js';
 
 /** How long a count is trusted when this node did not change the channel itself. */

@@ -4,12 +4,12 @@
  * control of `chat:send` and `chat:typing` is per user, across all of their sockets on this node
  * (see {@link UserSockets}); who may see whose presence is {@link PresencePolicy}'s rule.
  */
-import { chatMessagePayload, chatRooms } from '../delivery-plan.js';
+import { chatMessagePayload, chatRooms } from '../channels/delivery-plan.js';
 import { ChattyError } from '../errors.js';
-import type { EventLog } from '../event-log.js';
-import { DEFAULT_HISTORY_LIMIT, parsePayload } from '../chat-payloads.js';
-import type { Clock } from '../clock.js';
-import { dmChannel, dmParticipants, isCanonicalDm, userRoom, type ConversationName, type UserId } from '../names.js';
+import type { EventLog } from '../event-log/event-log.js';
+import { DEFAULT_HISTORY_LIMIT, parsePayload } from '../chat/chat-payloads.js';
+import type { Clock } from '../time/clock.js';
+import { dmChannel, dmParticipants, isCanonicalDm, userRoom, type ConversationName, type UserId } from '../channels/names.js';
 import type { Limits } from '../../config.js';
 import type { Store } from '../store/store.js';
 import type { Metrics } from '../metrics.js';

@@ -2,8 +2,8 @@
  * Live delivery: turns a committed event into Socket.IO broadcasts. Each broadcast is encoded once
  * by Socket.IO and written to every socket of its rooms.
  */
-import { chatMessagePayload, chatRooms, notificationArgs, planNotify } from '../delivery-plan.js';
-import type { Deliver } from '../event-log.js';
+import { chatMessagePayload, chatRooms, notificationArgs, planNotify } from '../channels/delivery-plan.js';
+import type { Deliver } from '../event-log/event-log.js';
 import type { LoggedNotification } from '../store/store.js';
 import type { ChattyIo } from './types.js';
 

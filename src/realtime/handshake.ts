@@ -8,8 +8,8 @@ import { compile, type TrustFunction } from 'proxy-addr';
 import type { TrustProxy } from '../../config.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { EventId } from '../store/store.js';
-import type { SigningKeys } from '../signing-keys.js';
-import { bearerToken, cookieToken } from '../token-sources.js';
+import type { SigningKeys } from '../auth/signing-keys.js';
+import { bearerToken, cookieToken } from '../auth/token-sources.js';
 import type { ChattySocket } from './types.js';
 import type { UserSockets } from './user-sockets.js';
 

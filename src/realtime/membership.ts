@@ -4,7 +4,7 @@
  * change through its user's `version` and reads its channels again (see admission.ts), so a
  * subscribe that races a connect is never missed.
  */
-import { userRoom, type ChannelName, type UserId } from '../names.js';
+import { userRoom, type ChannelName, type UserId } from '../channels/names.js';
 import type { ChannelSizes } from './channel-sizes.js';
 import type { ChattyIo } from './types.js';
 

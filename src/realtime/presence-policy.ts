@@ -13,7 +13,7 @@
  * message answers `not_member`, as if it were somebody else's.
  */
 import { ChattyError } from '../errors.js';
-import { dmParticipants, userRoom, type ChannelName, type ConversationName, type RoomName, type UserId } from '../names.js';
+import { dmParticipants, userRoom, type ChannelName, type ConversationName, type RoomName, type UserId } from '../channels/names.js';
 import type { Store } from '../store/store.js';
 import type { ChannelSizes } from './channel-sizes.js';
 import type { PresenceTracker } from './presence.js';

@@ -8,7 +8,7 @@
  * slow the store is to name the audience.
  */
 import type { Logger } from '../logger.js';
-import { userRoom, type ChannelName, type UserId } from '../names.js';
+import { userRoom, type ChannelName, type UserId } from '../channels/names.js';
 import type { PresencePolicy } from './presence-policy.js';
 import type { PresenceTracker } from './presence.js';
 import type { ChattyIo, ChattySocket } from './types.js';

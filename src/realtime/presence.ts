@@ -3,7 +3,7 @@
  * first one closes. The interface is asynchronous so that a shared (Redis) count can replace the
  * in-process one for several nodes.
  */
-import type { UserId } from '../names.js';
+import type { UserId } from '../channels/names.js';
 
 export interface PresenceTracker {
   /** Counts a new socket; true when it is the user's first. */

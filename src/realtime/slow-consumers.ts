@@ -5,7 +5,7 @@
  * SOCKET_BUFFER_LIMIT: a sweep looks at all sockets about once a second, and the ack path looks
  * before each answer; a socket over the limit is cut at once, its queue discarded.
  */
-import type { Clock, ClockTimer } from '../clock.js';
+import type { Clock, ClockTimer } from '../time/clock.js';
 import type { Logger } from '../logger.js';
 import { queuedBytes } from './outbound-buffer.js';
 import type { ChattyIo, ChattySocket, DropReason } from './types.js';

@@ -5,13 +5,13 @@
  */
 import type http from 'node:http';
 import type { Limits, TrustProxy } from '../../config.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import { Server } from 'socket.io';
-import type { Deliver, EventLog } from '../event-log.js';
+import type { Deliver, EventLog } from '../event-log/event-log.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { isValidName, keyRoom } from '../names.js';
-import type { SigningKeys } from '../signing-keys.js';
+import { isValidName, keyRoom } from '../channels/names.js';
+import type { SigningKeys } from '../auth/signing-keys.js';
 import type { Store } from '../store/store.js';
 import { dispatcher, type Handler } from './acks.js';
 import { admit } from './admission.js';

@@ -3,12 +3,12 @@
  * disconnected, unless `auth:refresh` brought a newer token for the same user first. Expiry runs on
  * the server's clock, so tests move time instead of waiting for it.
  */
-import { parsePayload } from '../chat-payloads.js';
-import type { Clock } from '../clock.js';
+import { parsePayload } from '../chat/chat-payloads.js';
+import type { Clock } from '../time/clock.js';
 import { ChattyError } from '../errors.js';
-import { keyRoom } from '../names.js';
-import type { SigningKeys } from '../signing-keys.js';
-import { runAt } from '../timers.js';
+import { keyRoom } from '../channels/names.js';
+import type { SigningKeys } from '../auth/signing-keys.js';
+import { runAt } from '../time/timers.js';
 import type { Handler } from './acks.js';
 import type { ChattySocket, DropReason } from './types.js';
 

@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'socket.io';
-import type { Principal } from '../tokens.js';
-import type { ScheduledRun } from '../timers.js';
+import type { Principal } from '../auth/tokens.js';
+import type { ScheduledRun } from '../time/timers.js';
 import type { TokenBucket } from './token-bucket.js';
 
 /** Why Chatty itself ends a socket (logged, and sent as `auth:expired.reason` for the token ones). */

@@ -5,8 +5,8 @@
  * A user's entry, buckets included, goes when their last socket does: memory follows the users
  * online, not every user ever seen.
  */
-import type { Clock } from '../clock.js';
-import type { UserId } from '../names.js';
+import type { Clock } from '../time/clock.js';
+import type { UserId } from '../channels/names.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Per-user flood-controlled events. */

@@ -1,5 +1,5 @@
 /** Opens the store a `DATABASE_URL` names: `sqlite:<path>`, `sqlite::memory:`, `postgres://…` or `postgresql://…`. */
-import { StartupError } from '../signing-keys.js';
+import { StartupError } from '../auth/signing-keys.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { ChattyError } from '../errors.js';
-import { StartupError } from '../signing-keys.js';
+import { StartupError } from '../auth/signing-keys.js';
 
 /** Connections per node when the URL does not say (`?pool_size=`). */
 export const DEFAULT_POOL_SIZE = 10;

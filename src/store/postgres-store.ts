@@ -12,11 +12,11 @@
  * `unavailable`); the pool replaces broken connections by itself.
  */
 import pg from 'pg';
-import { roomsOf } from '../delivery-plan.js';
-import type { SigningKey } from '../key-ring.js';
-import type { NotifyMode } from '../method-query.js';
-import { dmParticipants, type ChannelName, type ConversationName, type RoomName, type UserId } from '../names.js';
-import type { Role } from '../tokens.js';
+import { roomsOf } from '../channels/delivery-plan.js';
+import type { SigningKey } from '../auth/key-ring.js';
+import type { NotifyMode } from '../channels/method-query.js';
+import { dmParticipants, type ChannelName, type ConversationName, type RoomName, type UserId } from '../channels/names.js';
+import type { Role } from '../auth/tokens.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { decodeRow, encodeParam, isConnectionError, poolOptions, unavailableIfDisconnected } from './postgres-pool.js';
 import type {

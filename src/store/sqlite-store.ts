@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { SigningKey } from '../key-ring.js';
-import type { NotifyMode } from '../method-query.js';
-import { roomsOf } from '../delivery-plan.js';
-import { dmParticipants, type ChannelName, type RoomName, type UserId } from '../names.js';
-import type { Role } from '../tokens.js';
+import type { SigningKey } from '../auth/key-ring.js';
+import type { NotifyMode } from '../channels/method-query.js';
+import { roomsOf } from '../channels/delivery-plan.js';
+import { dmParticipants, type ChannelName, type RoomName, type UserId } from '../channels/names.js';
+import type { Role } from '../auth/tokens.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type {
   Account,

@@ -3,10 +3,10 @@
  * default, and a PostgreSQL implementation plugs in without touching callers. Every
  * implementation passes the same contract suite (test/store-contract.ts).
  */
-import type { SigningKey } from '../key-ring.js';
-import type { NotifyMode } from '../method-query.js';
-import type { ChannelName, ConversationName, RoomName, UserId } from '../names.js';
-import type { Role } from '../tokens.js';
+import type { SigningKey } from '../auth/key-ring.js';
+import type { NotifyMode } from '../channels/method-query.js';
+import type { ChannelName, ConversationName, RoomName, UserId } from '../channels/names.js';
+import type { Role } from '../auth/tokens.js';
 
 export type EventId = number;
 

@@ -6,7 +6,7 @@
  *   await world.start({ clock });
  *   clock.advanceTo(expOf(token) * 1000); // the socket's token expires now, not in a minute
  */
-import type { Clock, ClockTimer } from '../../src/clock.js';
+import type { Clock, ClockTimer } from '../../src/time/clock.js';
 
 interface Timer {
   at: number;

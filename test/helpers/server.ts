@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../../config.js';
-import type { Clock } from '../../src/clock.js';
+import type { Clock } from '../../src/time/clock.js';
 import type { Logger } from '../../src/logger.js';
 import { createChatty, type ChattyServer } from '../../src/server.js';
 import { openStore } from '../../src/store/open-store.js';

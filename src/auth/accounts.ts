@@ -5,8 +5,8 @@
 import bcrypt from 'bcryptjs';
 import { z } from 'zod';
 import { passwordSchema, usernameSchema } from './credentials.js';
-import { ChattyError } from './errors.js';
-import type { Store } from './store/store.js';
+import { ChattyError } from '../errors.js';
+import type { Store } from '../store/store.js';
 import type { Role } from './tokens.js';
 
 export const BCRYPT_COST = 10;

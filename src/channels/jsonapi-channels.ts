@@ -2,7 +2,7 @@
  * Channels of a JSON:API document (contract §4.3): `<type>-<id>` of every resource in `data`, of
  * every identifier in those resources' relationships, and of every resource in `included`.
  */
-import { ChattyError } from './errors.js';
+import { ChattyError } from '../errors.js';
 import { isValidName, type ChannelName } from './names.js';
 
 type Json = unknown;

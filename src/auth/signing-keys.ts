@@ -3,15 +3,15 @@
  * change, and watched so that sockets are dropped the moment their key stops being valid.
  */
 import type { KeyObject } from 'node:crypto';
-import { ChattyError } from './errors.js';
+import { ChattyError } from '../errors.js';
 import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from './key-ring.js';
-import type { Logger } from './logger.js';
-import type { Store } from './store/store.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/store.js';
 import { signToken, verifyToken, type Principal, type Role, type VerifyResult } from './tokens.js';
-import { runAt, type ScheduledRun } from './timers.js';
+import { runAt, type ScheduledRun } from '../time/timers.js';
 import { VerifiedTokens } from './verified-tokens.js';
-import type { NodeEnv } from '../config.js';
-import type { UserId } from './names.js';
+import type { NodeEnv } from '../../config.js';
+import type { UserId } from '../channels/names.js';
 
 /** A start-up failure the operator must fix; its message is the one line printed. */
 export class StartupError extends Error {

@@ -4,7 +4,7 @@
  * replayed copy is exactly the live one.
  */
 import { dmParticipants, userRoom, type ChannelName, type RoomName, type UserId } from './names.js';
-import type { ChatMessage, LoggedEvent, LoggedNotification, NewEvent, NotifyTarget } from './store/store.js';
+import type { ChatMessage, LoggedEvent, LoggedNotification, NewEvent, NotifyTarget } from '../store/store.js';
 
 /** One Socket.IO broadcast: to every socket in `rooms` and in none of `except`. */
 export interface RoomEmit {

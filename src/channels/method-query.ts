@@ -2,7 +2,7 @@
  * The `method` query parameter (contract §4.1): `<mode>:<list>`, the list comma-separated
  * (`channels:a,b`) or bracketed (`channels:[a, b]`).
  */
-import { ChattyError } from './errors.js';
+import { ChattyError } from '../errors.js';
 import { isValidName, type ChannelName, type UserId } from './names.js';
 
 export type NotifyMode = 'channels' | 'channels-efficient' | 'users';

@@ -2,12 +2,12 @@
  * Notifications (contract §4.2): validated, made idempotent, committed to the event log and
  * delivered by it. The HTTP route only translates.
  */
-import type { Clock } from './clock.js';
-import { ChattyError } from './errors.js';
-import { IDEMPOTENCY_WINDOW_MS, type EventLog } from './event-log.js';
+import type { Clock } from '../time/clock.js';
+import { ChattyError } from '../errors.js';
+import { IDEMPOTENCY_WINDOW_MS, type EventLog } from '../event-log/event-log.js';
 import { parseMethod, type MethodQuery, type NotifyMode } from './method-query.js';
-import type { Metrics } from './metrics.js';
-import type { AddFlag, LoggedNotification, Store } from './store/store.js';
+import type { Metrics } from '../metrics.js';
+import type { AddFlag, LoggedNotification, Store } from '../store/store.js';
 
 const NOTIFY_MODES: readonly NotifyMode[] = ['channels', 'channels-efficient', 'users'];
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;

@@ -3,8 +3,8 @@
  * payload typed, or throws `validation_failed` with a message naming the field.
  */
 import { z } from 'zod';
-import { ChattyError } from './errors.js';
-import { isValidName } from './names.js';
+import { ChattyError } from '../errors.js';
+import { isValidName } from '../channels/names.js';
 
 export const MAX_BODY_CHARACTERS = 4000;
 export const MAX_HISTORY_LIMIT = 100;

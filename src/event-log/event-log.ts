@@ -9,12 +9,12 @@
  * replay and join its rooms in one synchronous step, with no gap and no duplicate (see
  * realtime/admission.ts).
  */
-import type { EventLogMode } from '../config.js';
-import type { Clock, ClockTimer } from './clock.js';
+import type { EventLogMode } from '../../config.js';
+import type { Clock, ClockTimer } from '../time/clock.js';
 import { GroupCommit } from './group-commit.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import { IDEMPOTENCY_WINDOW_MS, type EventId, type LoggedEvent, type NewEvent, type Store } from './store/store.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { IDEMPOTENCY_WINDOW_MS, type EventId, type LoggedEvent, type NewEvent, type Store } from '../store/store.js';
 
 export { IDEMPOTENCY_WINDOW_MS };
 

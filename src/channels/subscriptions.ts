@@ -2,13 +2,13 @@
  * Subscriptions (contract §4.3): durable user → channel rows, with every live socket moved into
  * (out of) the rooms before the caller hears back.
  */
-import { ChattyError } from './errors.js';
-import { GroupCommit } from './group-commit.js';
+import { ChattyError } from '../errors.js';
+import { GroupCommit } from '../event-log/group-commit.js';
 import { channelsOfDocument } from './jsonapi-channels.js';
 import { parseMethod, type SubscriptionMode } from './method-query.js';
 import type { ChannelName, UserId } from './names.js';
-import type { Membership } from './realtime/membership.js';
-import type { Store, SubscriptionChange as StoredChange } from './store/store.js';
+import type { Membership } from '../realtime/membership.js';
+import type { Store, SubscriptionChange as StoredChange } from '../store/store.js';
 
 const SUBSCRIPTION_MODES: readonly SubscriptionMode[] = ['channels', 'users'];
 

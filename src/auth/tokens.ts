@@ -6,7 +6,7 @@
  */
 import jwt from 'jsonwebtoken';
 import type { KeyId, KeyRing, SigningKey } from './key-ring.js';
-import { isValidName, type UserId } from './names.js';
+import { isValidName, type UserId } from '../channels/names.js';
 
 export type Role = 'admin' | 'service' | 'user';
 const ROLES: readonly Role[] = ['admin', 'service', 'user'];
