@@ -11,6 +11,7 @@
  */
 import type { EventLogMode } from '../../config.js';
 import type { Clock, ClockTimer } from '../time/clock.js';
+import { nextTurn } from '../time/timers.js';
 import { GroupCommit } from './group-commit.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -117,7 +118,7 @@ export class EventLog {
         const removed = await this.store.pruneEvents(this.retainedSince(now), now - IDEMPOTENCY_WINDOW_MS, PRUNE_CHUNK);
         total += removed;
         if (removed < PRUNE_CHUNK) break;
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
       if (total > 0) this.options.logger.debug({ removed: total }, 'pruned event log');
     } catch (error) {

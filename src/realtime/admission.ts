@@ -15,6 +15,7 @@
  * server's memory), and while the reconnect is ahead of `REPLAY_RATE`.
  */
 import type { Clock } from '../time/clock.js';
+import { nextTurn } from '../time/timers.js';
 import { copiesFor, roomsOf } from '../channels/delivery-plan.js';
 import { sizeOf, type EventLog } from '../event-log/event-log.js';
 import { keyRoom, userRoom, type ChannelName, type RoomName } from '../channels/names.js';
@@ -102,6 +103,8 @@ export async function admit(socket: ChattySocket, lastEventId: EventId | undefin
         if (page.length === 0) break;
         if (!socket.connected || !(await send(page, channelSet, since))) return undefined;
         await pace();
+        // one page per turn of the event loop: with a synchronous store nothing above yields to I/O
+        await nextTurn();
         // a subscription changed: read the channels again before going on
         if (membership.version(userId) !== version) break;
       }

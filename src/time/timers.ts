@@ -30,3 +30,13 @@ export function runAt(at: number, fn: () => void, clock: Clock = systemClock): S
     },
   };
 }
+
+/**
+ * Resolves in the next turn of the event loop, after pending I/O. A loop of awaits on a
+ * synchronous store (better-sqlite3) only ever waits for microtasks, which run before any I/O: it
+ * holds the whole process until it ends. Awaiting this between chunks of work lets everything
+ * else in.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
