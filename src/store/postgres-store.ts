@@ -365,11 +365,6 @@ export class PostgresStore implements Store {
     return rows[0]?.id ?? 0;
   }
 
-  async oldestEventId(): Promise<EventId | undefined> {
-    const { rows } = await this.query<{ id: number | null }>('SELECT min(id) AS id FROM events');
-    return rows[0]?.id ?? undefined;
-  }
-
   async findByIdempotencyKey(key: string, since: number): Promise<LoggedNotification | undefined> {
     const { rows } = await this.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id WHERE e.idempotency_key = $1 AND e.created_at >= $2`,

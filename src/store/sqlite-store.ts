@@ -142,7 +142,6 @@ export class SqliteStore implements Store {
          WHERE e.id > ? AND e.id <= ? ORDER BY e.id LIMIT ?`,
       ),
       lastEventId: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'`).pluck(),
-      oldestEventId: db.prepare('SELECT MIN(id) FROM events').pluck(),
       findByKey: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
          WHERE e.idempotency_key = ? AND e.created_at >= ?`,
@@ -311,11 +310,6 @@ export class SqliteStore implements Store {
 
   async lastEventId(): Promise<EventId> {
     return Number(this.sql.lastEventId.get());
-  }
-
-  async oldestEventId(): Promise<EventId | undefined> {
-    const id = this.sql.oldestEventId.get() as number | null;
-    return id ?? undefined;
   }
 
   async findByIdempotencyKey(key: string, since: number): Promise<LoggedNotification | undefined> {

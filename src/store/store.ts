@@ -141,8 +141,6 @@ export interface Store {
    * retention). Chat history is kept.
    */
   pruneEvents(before: number, keyedBefore: number, limit: number): Promise<number>;
-  /** The oldest id still in the log, or undefined when it is empty. */
-  oldestEventId(): Promise<EventId | undefined>;
 
   // chat
   /** The newest `limit` messages of a conversation with id below `before`, oldest first. */
