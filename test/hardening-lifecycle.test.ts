@@ -55,7 +55,7 @@ describe('createChatty undoes a failed start-up (issue 9: leaks the store)', () 
     expect(rotation.status, JSON.stringify(rotation.body)).to.equal(200);
     await first.close();
 
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${first.dbPath}`, JWT_SECRET: first.secret });
+    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: first.databaseUrl, JWT_SECRET: first.secret });
     const calls: string[] = [];
     const inner = openStore(config.databaseUrl);
     const store = wrap(inner, {
@@ -175,7 +175,7 @@ describe('close() drains subscription changes (issue 9)', () => {
         }),
     });
     const committedRows = async () => {
-      const reopened = openStore(`sqlite:${server.dbPath}`);
+      const reopened = openStore(server.databaseUrl);
       try {
         return await reopened.channelsOf('ann');
       } finally {

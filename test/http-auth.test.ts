@@ -440,10 +440,10 @@ describe('HTTP /auth (contract §3)', () => {
     });
 
     it('starts in production without JWT_SECRET when the key ring already exists', async () => {
-      const dbPath = world.server.dbPath;
+      const { databaseUrl } = world.server;
       const token = world.server.token('alice');
       await world.stop();
-      const config = loadConfig({ NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: `sqlite:${dbPath}` });
+      const config = loadConfig({ NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl });
       const chatty = await createChatty(config);
       try {
         const { port } = await chatty.listen();

@@ -103,9 +103,8 @@ export class EventLog {
 
   private schedulePrune(every: number): void {
     if (this.stopped) return;
-    this.pruneTimer = this.options.clock.setTimeout(() => {
-      void this.prune(this.options.clock.now()).finally(() => this.schedulePrune(every));
-    }, every);
+    // returns the run, so that a test clock can wait for it (a real timer ignores it)
+    this.pruneTimer = this.options.clock.setTimeout(() => this.prune(this.options.clock.now()).finally(() => this.schedulePrune(every)), every);
   }
 
   /** Deletes events older than the retention in small chunks, yielding between them. */

@@ -11,7 +11,7 @@ import { DEFAULT_HISTORY_LIMIT, parsePayload } from '../chat/chat-payloads.js';
 import type { Clock } from '../time/clock.js';
 import { dmChannel, dmParticipants, isCanonicalDm, userRoom, type ConversationName, type UserId } from '../channels/names.js';
 import type { Limits } from '../../config.js';
-import type { Store } from '../store/store.js';
+import type { NewChatMessage, Store } from '../store/store.js';
 import type { Metrics } from '../metrics.js';
 import type { PresencePolicy } from './presence-policy.js';
 import type { ChattyIo, ChattySocket } from './types.js';
@@ -58,8 +58,24 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
         const p = parsePayload('send', payload);
         if (!eventLog.durable) throw new ChattyError('unavailable', 'Chat needs the event log (EVENT_LOG=durable)');
         users.take(me(socket), 'send');
-        const channel = await conversation(socket, p);
-        const message = await eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now() });
+        // one socket's messages go into the log in the order sent: with an asynchronous store
+        // (PostgreSQL) the membership check of a later message can finish first. Each send waits
+        // for the previous one to be queued in the log (the queue's order is the ids' order), not
+        // for its commit.
+        const previous = socket.data.sending;
+        let queued!: () => void;
+        const turn = new Promise<void>((resolve) => (queued = resolve));
+        socket.data.sending = turn;
+        let appended: Promise<NewChatMessage & { id: number }>;
+        try {
+          await previous;
+          const channel = await conversation(socket, p);
+          appended = eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now() });
+        } finally {
+          queued();
+          if (socket.data.sending === turn) socket.data.sending = undefined;
+        }
+        const message = await appended;
         metrics.chatMessages.inc();
         return { message: chatMessagePayload(message) };
       },

@@ -23,6 +23,8 @@ export interface SocketData {
   events?: TokenBucket;
   /** Client events being handled and not answered yet. */
   pending?: number;
+  /** Settles once the socket's last `chat:send` is queued in the log: the next one waits for it. */
+  sending?: Promise<void>;
   /** The user's channels as the socket leaves, for the offline announcement. */
   channelsAtDisconnect?: string[];
 }

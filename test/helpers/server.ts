@@ -49,6 +49,8 @@ export interface TestServer {
   url: string;
   port: number;
   dbPath: string;
+  /** The DATABASE_URL it runs on (SQLite's `dbPath`, or its PostgreSQL database). */
+  databaseUrl: string;
   secret: string;
   /** A token signed with the server's JWT_SECRET (no kid: every valid key is tried). */
   token(sub: string, options?: TokenOptions): string;
@@ -120,6 +122,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     url: `http://127.0.0.1:${port}`,
     port,
     dbPath,
+    databaseUrl: database.url,
     secret,
     token: (sub, tokenOptions = {}) => signToken(tokenOptions.secret ?? secret, sub, tokenOptions),
     serviceToken: () => server.token('app-server', { role: 'service', expiresIn: 3600 }),
