@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
+import pg from 'pg';
 import { buildRequest, HttpConnection, type HttpResponse } from './http-load.js';
 import { freePort, PROJECT_ROOT, ServerProcess } from './server-process.js';
 
@@ -39,6 +40,30 @@ export interface ProductOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Fills the fresh SQLite file before the server starts (the server then migrates it as usual). */
   readonly prepareDatabase?: (file: string) => Promise<void>;
+  /** `postgres`: a fresh PostgreSQL database (on BENCH_POSTGRES_URL's server), dropped at stop. Default SQLite. */
+  readonly store?: 'sqlite' | 'postgres';
+}
+
+/** The PostgreSQL server the bench makes its databases on: the machine's own, user postgres. */
+const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function postgresAdmin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database: its URL, and a function that drops it. */
+async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `chatty_bench_${crypto.randomBytes(6).toString('hex')}`;
+  await postgresAdmin(`CREATE DATABASE ${name}`);
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => postgresAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 export interface JsonResponse {
@@ -56,8 +81,9 @@ export class Product {
     readonly server: ServerProcess,
     secret: string,
     private readonly dataDir: string,
-    /** The server's SQLite file. */
+    /** The server's SQLite file (unused on PostgreSQL). */
     readonly databaseFile: string,
+    private readonly dropDatabase: () => Promise<void>,
   ) {
     this.signingKey = crypto.createSecretKey(Buffer.from(secret));
     this.serviceToken = this.token('bench-app-server', 'service');
@@ -82,7 +108,13 @@ export class Product {
       EVENT_LOG: options.eventLog ?? 'durable',
       ...options.env,
     };
+    let dropDatabase = async () => {};
     try {
+      if (options.store === 'postgres') {
+        const database = await freshPostgresDatabase();
+        dropDatabase = database.drop;
+        env.DATABASE_URL = database.url;
+      }
       await options.prepareDatabase?.(databaseFile);
       const server = await ServerProcess.start({
         label: `product-${options.label}`,
@@ -92,9 +124,10 @@ export class Product {
         port,
         memoryProbe: options.memoryProbe,
       });
-      return new Product(server, secret, dataDir, databaseFile);
+      return new Product(server, secret, dataDir, databaseFile, dropDatabase);
     } catch (error) {
       fs.rmSync(dataDir, { recursive: true, force: true });
+      await dropDatabase().catch(() => {});
       throw error;
     }
   }
@@ -159,6 +192,7 @@ export class Product {
     this.connection?.close();
     await this.server.stop();
     fs.rmSync(this.dataDir, { recursive: true, force: true });
+    await this.dropDatabase();
   }
 }
 

@@ -20,12 +20,13 @@ import { controlPath } from './scenarios/control-path.js';
 import { durability } from './scenarios/durability.js';
 import { efficient } from './scenarios/efficient.js';
 import { fanOut } from './scenarios/fan-out.js';
+import { postgres } from './scenarios/postgres.js';
 import { replay } from './scenarios/replay.js';
 import { subscribe } from './scenarios/subscribe.js';
 import { machineBusySeconds, machineInfo, round, scenarioPass, targetText, type ScenarioResult } from './stats.js';
 
 /** In run order: chat compares itself with fan-out, so fan-out comes first. */
-const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, replay];
+const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, replay, postgres];
 
 const slug = (name: string) => name.replace(/\s+/g, '-').toLowerCase();
 
