@@ -68,7 +68,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
 
   async function assemble(): Promise<ChattyServer> {
     await store.migrate();
-    const keys = await SigningKeys.load(store, { jwtSecret: config.jwtSecret, nodeEnv: config.nodeEnv, logger });
+    const keys = await SigningKeys.load(store, { jwtSecret: config.jwtSecret, nodeEnv: config.nodeEnv, logger, clock });
     undo.push(() => keys.stop());
     const accounts = new Accounts(store);
     if (config.admin) {

@@ -9,6 +9,7 @@
  */
 import { expect } from 'chai';
 import { doc } from './helpers/http.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import type { Received, TestSocket } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
@@ -46,6 +47,19 @@ function expectOrderedWithoutDuplicates(list: Copy[], label: string) {
   expect(new Set(keys).size, `${label}: duplicate copies`).to.equal(keys.length);
   for (let i = 1; i < list.length; i++) {
     expect(list[i]!.id, `${label}: id order at ${i}`).to.be.at.least(list[i - 1]!.id);
+  }
+}
+
+/**
+ * Runs `work` while `clock` moves forward 10 ms every 5 ms of real time: replay paces itself on the
+ * server's clock, so a clock standing still would hold a replay forever.
+ */
+async function whileTimeRuns<T>(clock: ManualClock, work: () => Promise<T>): Promise<T> {
+  const pump = setInterval(() => clock.advance(10), 5);
+  try {
+    return await work();
+  } finally {
+    clearInterval(pump);
   }
 }
 
@@ -283,13 +297,15 @@ describe('event log and replay (contract §6)', () => {
   });
 
   it('forgets events older than HISTORY_TTL: not replayed, and pruned from the store', async () => {
-    await start({ HISTORY_TTL: '1s' });
+    const clock = new ManualClock();
+    await world.start({ clock, env: { HISTORY_TTL: '1s' } });
+    const reconnect = (user: string, lastEventId: number) => whileTimeRuns(clock, () => world.reconnect(user, lastEventId));
     await subscribe('users:alice,bob', doc(['posts', '1']));
     const bob = await open('bob');
     const L0 = await lastSeen('alice');
     const old = [await notify('channels:posts-1', 'old'), await notify('users:alice', 'old'), await chat(bob, { channel: 'posts-1', body: 'old' })];
-    // retention is measured in wall-clock time: let these age past it
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // let these age past the retention, on the server's clock
+    clock.advance(1200);
 
     const empty = await reconnect('alice', L0);
     expect(empty.ready.replayed).to.equal(0);
@@ -301,7 +317,7 @@ describe('event log and replay (contract §6)', () => {
     expect(copies(alice, 'beforeReady').map((c) => c.id)).to.deep.equal(fresh);
     expect(alice.ready.replayed).to.equal(2);
 
-    await world.server.chatty.eventLog.prune(Date.now());
+    await world.server.chatty.eventLog.prune(clock.now());
     const stored = await world.server.chatty.store.eventsBetween(0, 1e9, 1000);
     const storedIds = stored.map((e) => e.id);
     for (const id of old) expect(storedIds, `event ${id} is older than HISTORY_TTL`).to.not.include(id);
@@ -309,15 +325,16 @@ describe('event log and replay (contract §6)', () => {
   });
 
   it('still recognises an Idempotency-Key within 24 h when HISTORY_TTL is shorter and the event was pruned', async () => {
-    await start({ HISTORY_TTL: '1s' });
+    const clock = new ManualClock();
+    await world.start({ clock, env: { HISTORY_TTL: '1s' } });
     await subscribe('users:alice', doc(['posts', '1']));
     const alice = await open('alice');
     const headers = { 'Idempotency-Key': 'invoice-5-paid' };
     const first = await notify('channels:posts-1', 'paid', { invoice: 5 }, headers);
     await alice.waitFor('paid');
-    // let the event age past the retention, and prune it
-    await new Promise((resolve) => setTimeout(resolve, 1200));
-    await world.server.chatty.eventLog.prune(Date.now());
+    // let the event age past the retention, on the server's clock, and prune it
+    clock.advance(1200);
+    await world.server.chatty.eventLog.prune(clock.now());
     const repeat = await notify('channels:posts-1', 'paid', { invoice: 5 }, headers);
     await flush(alice);
     expect(repeat, 'a repeat within 24 h returns the first id (contract §4.2)').to.equal(first);

@@ -8,6 +8,7 @@ import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from '
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import { signToken, verifyToken, type Principal, type Role, type VerifyResult } from './tokens.js';
+import { systemClock, type Clock } from '../time/clock.js';
 import { runAt, type ScheduledRun } from '../time/timers.js';
 import { VerifiedTokens } from './verified-tokens.js';
 import type { NodeEnv } from '../../config.js';
@@ -29,18 +30,20 @@ export class SigningKeys {
     private current: KeyRing,
     private readonly store: Store,
     private readonly logger: Logger,
+    /** The time keys are valid by: the server's clock, which tests move by hand. */
+    readonly clock: Clock,
   ) {
-    for (const key of this.current.valid(Date.now())) this.watch(key);
+    for (const key of this.current.valid(clock.now())) this.watch(key);
   }
 
   /**
    * Loads the ring, seeding an empty one from `JWT_SECRET` or, outside production, from a
    * generated secret.
    */
-  static async load(store: Store, options: { jwtSecret: string | undefined; nodeEnv: NodeEnv; logger: Logger }): Promise<SigningKeys> {
-    const { jwtSecret, nodeEnv, logger } = options;
+  static async load(store: Store, options: { jwtSecret: string | undefined; nodeEnv: NodeEnv; logger: Logger; clock?: Clock }): Promise<SigningKeys> {
+    const { jwtSecret, nodeEnv, logger, clock = systemClock } = options;
     let ring = new KeyRing(await store.listKeys());
-    const now = Date.now();
+    const now = clock.now();
     if (ring.valid(now).length === 0 || !ring.valid(now).some((k) => k.expiresAt === null)) {
       if (!ring.isEmpty) throw new StartupError('The key ring has no current key; restore the database or rotate with a new secret');
       let secret = jwtSecret;
@@ -57,11 +60,11 @@ export class SigningKeys {
     } else if (jwtSecret && !ring.valid(now).some((k) => k.secret === jwtSecret)) {
       logger.warn('JWT_SECRET differs from the persisted key ring and is ignored: rotate through PUT /auth/update-jwt-secret');
     }
-    return new SigningKeys(ring, store, logger);
+    return new SigningKeys(ring, store, logger, clock);
   }
 
   /** Verifies a token, answering from the cache of recently verified tokens when it can. */
-  verify(token: string | undefined | null, now = Date.now()): VerifyResult {
+  verify(token: string | undefined | null, now = this.clock.now()): VerifyResult {
     const known = token ? this.cached(token, now) : undefined;
     if (known) return { ok: true, principal: known };
     const result = verifyToken(token, this.current, now);
@@ -70,16 +73,16 @@ export class SigningKeys {
   }
 
   /** Who `token` speaks for, if it was verified before and would still be now. */
-  cached(token: string, now = Date.now()): Principal | undefined {
+  cached(token: string, now = this.clock.now()): Principal | undefined {
     return this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined);
   }
 
   /** The secret of a key that is still valid, for libraries that verify on their own. */
-  secretOf(keyId: KeyId, now = Date.now()): KeyObject | undefined {
+  secretOf(keyId: KeyId, now = this.clock.now()): KeyObject | undefined {
     return this.current.find(keyId, now) && this.current.keyObject(keyId);
   }
 
-  sign(claims: { sub: UserId; role?: Role }, ttlSeconds: number | undefined, now = Date.now()): string {
+  sign(claims: { sub: UserId; role?: Role }, ttlSeconds: number | undefined, now = this.clock.now()): string {
     return signToken(this.current, claims, ttlSeconds, now);
   }
 
@@ -90,7 +93,7 @@ export class SigningKeys {
 
   /** Makes `secret` the signing key; the replaced keys stay valid for `graceSeconds`. */
   rotate(secret: string, graceSeconds: number, now?: number): Promise<{ key: SigningKey; retired: SigningKey[] }> {
-    const run = this.rotation.then(() => this.rotateNow(secret, graceSeconds, now ?? Date.now()));
+    const run = this.rotation.then(() => this.rotateNow(secret, graceSeconds, now ?? this.clock.now()));
     this.rotation = run.catch(() => undefined);
     return run;
   }
@@ -124,11 +127,15 @@ export class SigningKeys {
     this.retirements.get(key.id)?.cancel();
     this.retirements.set(
       key.id,
-      runAt(key.expiresAt, () => {
-        this.retirements.delete(key.id);
-        this.logger.info({ keyId: key.id }, 'key retired');
-        for (const listener of this.retireListeners) listener(key.id);
-      }),
+      runAt(
+        key.expiresAt,
+        () => {
+          this.retirements.delete(key.id);
+          this.logger.info({ keyId: key.id }, 'key retired');
+          for (const listener of this.retireListeners) listener(key.id);
+        },
+        this.clock,
+      ),
     );
   }
 }

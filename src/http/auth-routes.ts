@@ -109,7 +109,7 @@ export function authRoutes({ config, accounts, keys, auth, logger }: AuthRouteDe
           audit(logger, 'login_failed', { username, address: req.ip, reason: 'invalid_credentials' }, 'login failed');
           return next(invalidCredentials());
         }
-        const now = Date.now();
+        const now = keys.clock.now();
         // the account's own spelling: a login as ALICE is alice
         const token = keys.sign({ sub: account.username, role: account.role }, config.tokenTtlSeconds, now);
         const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
@@ -133,7 +133,7 @@ export function authRoutes({ config, accounts, keys, auth, logger }: AuthRouteDe
 
   router.put('/update-jwt-secret', auth.requireToken('admin'), async (req, res) => {
     const { secret, graceSeconds } = parseRotation(req.body);
-    const now = Date.now();
+    const now = keys.clock.now();
     const { key, retired } = await keys.rotate(secret, graceSeconds, now);
     const { sub, role, keyId } = req.principal!;
     audit(
