@@ -1,5 +1,6 @@
 /** The process entry (bin/www): configuration, one server, signals. */
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError } from '../config.js';
+import { loadServerConfig } from './auth/config-rules.js';
 import { createLogger } from './logger.js';
 import { createChatty } from './server.js';
 import { StartupError } from './auth/signing-keys.js';
@@ -7,7 +8,7 @@ import { StartupError } from './auth/signing-keys.js';
 export async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    config = loadServerConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

@@ -14,6 +14,7 @@ import { Accounts } from './auth/accounts.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { EventLog } from './event-log/event-log.js';
 import { createApp } from './http/app.js';
+import { checkConfigRules } from './auth/config-rules.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Notifications } from './channels/notifications.js';
@@ -53,6 +54,8 @@ export interface ChattyOptions {
 }
 
 export async function createChatty(config: Config, options: ChattyOptions = {}): Promise<ChattyServer> {
+  // a configuration made in code (not by loadServerConfig) meets the same rules
+  checkConfigRules(config);
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   if (config.redisUrl) throw new StartupError('Invalid configuration: REDIS_URL: multi-node mode is not supported by this version yet; unset it');

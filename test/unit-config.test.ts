@@ -1,6 +1,10 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { createChatty } from '../src/server.js';
 import { configError } from './helpers/errors.js';
 
 // JWT_SECRET must look random (src/auth/secret-strength.ts): 'x'.repeat(32) is refused
@@ -206,5 +210,27 @@ describe('unit: loadConfig limits (README "Limits")', () => {
   it('lets HEADERS_TIMEOUT follow a shorter REQUEST_TIMEOUT, and refuses it longer than REQUEST_TIMEOUT', () => {
     expect(loadConfig({ REQUEST_TIMEOUT: '4s' }).limits.headersTimeoutMs).to.equal(4_000);
     expect(configError({ REQUEST_TIMEOUT: '4s', HEADERS_TIMEOUT: '5s' }).message).to.include('HEADERS_TIMEOUT');
+  });
+});
+
+describe('unit: the account and key rules of the configuration (src/auth/config-rules.ts)', () => {
+  it('are applied by createChatty too, to a configuration made in code', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', JWT_SECRET: 'x'.repeat(40) });
+    let refused: unknown;
+    try {
+      const chatty = await createChatty(config);
+      await chatty.close();
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).to.be.instanceOf(ConfigError);
+    expect((refused as Error).message).to.match(/^Invalid configuration: JWT_SECRET: /);
+  });
+
+  it('keep config.ts a leaf: it imports nothing from src/', () => {
+    const source = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'config.ts'), 'utf8');
+    const imports = [...source.matchAll(/^import[^;]*from\s+'([^']+)'/gm)].map((m) => m[1]!);
+    expect(imports.length).to.be.greaterThan(0);
+    expect(imports.filter((specifier) => specifier.startsWith('.'))).to.deep.equal([]);
   });
 });

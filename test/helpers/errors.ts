@@ -1,6 +1,7 @@
 /** Assertions about the errors the unit under test throws. */
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../config.js';
+import { ConfigError } from '../../config.js';
+import { loadServerConfig } from '../../src/auth/config-rules.js';
 import { ChattyError } from '../../src/errors.js';
 
 /** Calls `fn` and returns the ChattyError it throws (fails if it returns or throws anything else). */
@@ -14,10 +15,10 @@ export function thrown(fn: () => unknown): ChattyError {
   expect.fail('expected a ChattyError');
 }
 
-/** Loads a configuration that must be refused, and returns the ConfigError. */
+/** Loads a configuration the server must refuse (loadConfig and the account and key rules), and returns the ConfigError. */
 export function configError(env: Record<string, string | undefined>): ConfigError {
   try {
-    loadConfig(env);
+    loadServerConfig(env);
   } catch (error) {
     expect(error).to.be.instanceOf(ConfigError);
     return error as ConfigError;
