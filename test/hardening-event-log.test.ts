@@ -3,62 +3,10 @@
  * EVENT_LOG=off is a working mode (live delivery, no storage, no replay, no chat).
  */
 import { expect } from 'chai';
-import type { Clock, ClockTimer } from '../src/time/clock.js';
 import type { LoggedEvent } from '../src/store/store.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import { oldestEventId } from './helpers/store-reads.js';
 import { useWorld } from './helpers/world.js';
-
-/** A clock that moves only when told: `advance(ms)` runs the timers that fall due, in order. */
-class ManualClock implements Clock {
-  private timers: { at: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
-  private seq = 0;
-  private moving: Promise<void> = Promise.resolve();
-
-  constructor(private time: number) {}
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): ClockTimer {
-    const timer = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.timers.push(timer);
-    return { cancel: () => void (timer.cancelled = true) };
-  }
-
-  /** The delays, from now, of the timers still armed. */
-  armed(): number[] {
-    return this.timers.filter((t) => !t.cancelled).map((t) => t.at - this.time);
-  }
-
-  /**
-   * Moves time forward by `ms`, stopping at each due timer to run it and let what it started
-   * settle: a timer that returns a promise (the prune does, and re-arms itself when done) is
-   * awaited. Calls are serialized.
-   */
-  advance(ms: number): Promise<void> {
-    this.moving = this.moving.then(async () => {
-      const target = this.time + ms;
-      for (;;) {
-        const due = this.timers.filter((t) => !t.cancelled && t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-        if (!due) break;
-        this.timers.splice(this.timers.indexOf(due), 1);
-        this.time = Math.max(this.time, due.at);
-        // a timer that returns its work (the prune does) is waited for, whatever the store's speed
-        const work = (due.fn as () => unknown)();
-        if (work instanceof Promise) await work.catch(() => {});
-        await settle();
-      }
-      this.time = target;
-      await settle();
-    });
-    return this.moving;
-  }
-}
-
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
 
 const SECOND = 1000;
 
@@ -82,14 +30,14 @@ describe('event log pruning on the injected clock (issue 9)', () => {
     for (let n = 0; n < 3; n++) old.push(await world.notify('users:ann', 'old', { n }));
     expect((await stored()).map((e) => e.id)).to.deep.equal(old);
 
-    await clock.advance(30 * SECOND); // five prunes so far, nothing old enough
+    await clock.advanceSettled(30 * SECOND); // five prunes so far, nothing old enough
     expect((await stored()).map((e) => e.id)).to.deep.equal(old);
     const recent = await world.notify('users:ann', 'recent'); // created at t0 + 30 s
 
-    await clock.advance(30 * SECOND); // t0 + 60 s: the prune at 60 s keeps what is exactly 60 s old
+    await clock.advanceSettled(30 * SECOND); // t0 + 60 s: the prune at 60 s keeps what is exactly 60 s old
     expect((await stored()).map((e) => e.id)).to.deep.equal([...old, recent]);
 
-    await clock.advance(7 * SECOND); // the prune at t0 + 66 s removes what is older than t0 + 6 s
+    await clock.advanceSettled(7 * SECOND); // the prune at t0 + 66 s removes what is older than t0 + 6 s
     expect(clock.now()).to.equal(t0 + 67 * SECOND);
     expect((await stored()).map((e) => e.id)).to.deep.equal([recent]);
     expect(await oldestEventId(world.server.chatty.store)).to.equal(recent);
@@ -97,7 +45,7 @@ describe('event log pruning on the injected clock (issue 9)', () => {
     expect(clock.armed()).to.include(5 * SECOND);
 
     // a replay from the start gets only what is left; the replay is paced on the same clock
-    const pump = setInterval(() => void clock.advance(10), 5);
+    const pump = setInterval(() => void clock.advanceSettled(10), 5);
     try {
       const ann = await world.reconnect('ann', 0);
       expect(ann.ready.replayed).to.equal(1);

@@ -5,10 +5,10 @@
  */
 import { expect } from 'chai';
 import { io as ioClient } from 'socket.io-client';
-import type { Clock, ClockTimer } from '../src/time/clock.js';
 import { queuedBytes } from '../src/realtime/outbound-buffer.js';
 import type { ChattySocket } from '../src/realtime/types.js';
 import type { Store } from '../src/store/store.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import type { Received, TestSocket } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
@@ -54,33 +54,6 @@ function gated(...gates: Gate[]) {
         };
       },
     });
-}
-
-/** A clock moved by hand. */
-class ManualClock implements Clock {
-  private time = Date.now();
-  private timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): ClockTimer {
-    const timer = { at: this.time + ms, fn, cancelled: false };
-    this.timers.push(timer);
-    return { cancel: () => (timer.cancelled = true) };
-  }
-
-  get pending(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
-  }
-
-  advance(ms: number): void {
-    this.time += ms;
-    const due = this.timers.filter((t) => !t.cancelled && t.at <= this.time);
-    this.timers = this.timers.filter((t) => !due.includes(t));
-    for (const timer of due) timer.fn();
-  }
 }
 
 /** The event-log id a received emit stands for, with its origin; undefined for other events. */

@@ -19,6 +19,7 @@ export class ManualClock implements Clock {
   private time: number;
   private timers: Timer[] = [];
   private seq = 0;
+  private settling: Promise<void> = Promise.resolve();
 
   /** Starts at `start` (default: the wall clock now, so tokens signed for real time make sense). */
   constructor(start = Date.now()) {
@@ -40,6 +41,11 @@ export class ManualClock implements Clock {
     return this.timers.filter((t) => !t.cancelled).length;
   }
 
+  /** The delays, from now, of the timers still armed. */
+  armed(): number[] {
+    return this.timers.filter((t) => !t.cancelled).map((t) => t.at - this.time);
+  }
+
   /** Moves time forward by `ms`, running every timer due on the way at its own moment. */
   advance(ms: number): void {
     this.advanceTo(this.time + ms);
@@ -47,14 +53,41 @@ export class ManualClock implements Clock {
 
   /** Moves time forward to `at` (never back), running every timer due on the way at its own moment. */
   advanceTo(at: number): void {
-    for (;;) {
-      this.timers = this.timers.filter((t) => !t.cancelled);
-      const next = this.timers.filter((t) => t.at <= at).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!next) break;
-      this.timers.splice(this.timers.indexOf(next), 1);
-      this.time = Math.max(this.time, next.at);
-      next.fn();
-    }
+    for (let next = this.takeNextDue(at); next; next = this.takeNextDue(at)) next.fn();
     this.time = Math.max(this.time, at);
   }
+
+  /**
+   * Like {@link advance}, for timers that start asynchronous work (the event log's prune): stops
+   * at each due timer, waits for the promise it returns, if any, and lets what it started settle
+   * before looking for the next. Calls are serialized.
+   */
+  advanceSettled(ms: number): Promise<void> {
+    this.settling = this.settling.then(async () => {
+      const target = this.time + ms;
+      for (let next = this.takeNextDue(target); next; next = this.takeNextDue(target)) {
+        const work = (next.fn as () => unknown)();
+        if (work instanceof Promise) await work.catch(() => {});
+        await settle();
+      }
+      this.time = Math.max(this.time, target);
+      await settle();
+    });
+    return this.settling;
+  }
+
+  /** Removes the earliest timer due by `at`, moving time to its moment; undefined when none is. */
+  private takeNextDue(at: number): Timer | undefined {
+    this.timers = this.timers.filter((t) => !t.cancelled);
+    const next = this.timers.filter((t) => t.at <= at).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+    if (!next) return undefined;
+    this.timers.splice(this.timers.indexOf(next), 1);
+    this.time = Math.max(this.time, next.at);
+    return next;
+  }
+}
+
+/** A few turns of the event loop: long enough for what a timer started to reach its next await on I/O. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
 }
