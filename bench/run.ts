@@ -23,10 +23,11 @@ import { fanOut } from './scenarios/fan-out.js';
 import { postgres } from './scenarios/postgres.js';
 import { replay } from './scenarios/replay.js';
 import { subscribe } from './scenarios/subscribe.js';
+import { subscribeBig } from './scenarios/subscribe-big.js';
 import { machineBusySeconds, machineInfo, round, scenarioPass, targetText, type ScenarioResult } from './stats.js';
 
 /** In run order: chat compares itself with fan-out, so fan-out comes first. */
-const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, replay, postgres];
+const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, replay, subscribeBig, postgres];
 
 const slug = (name: string) => name.replace(/\s+/g, '-').toLowerCase();
 

@@ -9,6 +9,9 @@ import { doc, expectJsonApiError, request } from './helpers/http.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { closeAllSockets, connect } from './helpers/sockets.js';
 import { useWorld, type Resource } from './helpers/world.js';
+import { PIECE_PAIRS, pieces } from '../src/channels/subscriptions.js';
+import type { SubscriptionChange as SubscriptionChangeRow } from '../src/store/store.js';
+import { TurnSpy } from './helpers/turns.js';
 
 const posts = (...ids: number[]): Resource[] => ids.map((id) => ['posts', String(id)]);
 
@@ -67,6 +70,51 @@ describe('MAX_SUBSCRIPTION_PAIRS (issue 9: unbounded work per request)', () => {
     const many = (n: number) => doc(...Array.from({ length: n }, (_, i): Resource => ['items', String(i)]));
     await expectRefused('subscribe', 'users:ann,ben', many(5001), ['ann', 'ben']);
     expect((await world.subscription('subscribe', 'users:ann,ben', many(5000))).meta).to.deep.equal({ users: 2, changed: 10_000 });
+  });
+});
+
+describe('a big subscription change is committed in pieces (issue 9: never a multi-second transaction)', () => {
+  const world = useWorld({ manual: true });
+
+  it('unit: pieces cut users × channels into runs of at most the piece size, covering every pair once', () => {
+    const users = ['a', 'b', 'c'];
+    const pairsOf = (list: { users: string[]; channels: string[] }[]) => list.flatMap((p) => p.users.flatMap((u) => p.channels.map((c) => `${u}/${c}`)));
+    const all = (channels: string[]) => users.flatMap((u) => channels.map((c) => `${u}/${c}`)).sort();
+    for (const [channels, size, count] of [
+      [['x', 'y'], 6, 1],
+      [['x', 'y'], 2, 3],
+      [['x', 'y'], 3, 3],
+      [['x', 'y', 'z', 'w', 'v'], 2, 9],
+      [['x'], 1, 3],
+    ] as const) {
+      const list = [...pieces(users, [...channels], size)];
+      expect(list, `${channels.length} channels, pieces of ${size}`).to.have.length(count);
+      for (const piece of list) expect(piece.users.length * piece.channels.length).to.be.at.most(size);
+      expect(pairsOf(list).sort()).to.deep.equal(all([...channels]));
+    }
+    expect([...pieces([], ['x'], 5)]).to.deep.equal([]);
+    expect([...pieces(['a'], [], 5)]).to.deep.equal([]);
+  });
+
+  it('writes 3 users × 10,000 channels as six pieces, each in a turn of the event loop of its own, and moves the live sockets', async () => {
+    const spy = new TurnSpy('changeSubscriptions');
+    await world.start({ wrapStore: spy.wrap, env: { MAX_SUBSCRIPTION_PAIRS: '30000' } });
+    const ann = await world.open('ann');
+    const items = Array.from({ length: 10_000 }, (_, i): Resource => ['items', String(i)]);
+    spy.start();
+    let body;
+    try {
+      body = await world.subscription('subscribe', 'users:ann,ben,cy', doc(...items));
+    } finally {
+      spy.stop();
+    }
+    expect(body.meta).to.deep.equal({ users: 3, changed: 30_000 });
+    const pairs = spy.calls.map(({ args: [changes] }) => (changes as SubscriptionChangeRow[]).reduce((n, c) => n + c.users.length * c.channels.length, 0));
+    expect(pairs).to.deep.equal(Array(6).fill(PIECE_PAIRS));
+    expect(spy.repeatedTurns(), `pieces written in the same turn as the one before (turns: ${spy})`).to.equal(0);
+    // every piece's sockets moved before the answer: the last channel reaches ann at once
+    await world.notify('channels:items-9999', 'last');
+    await ann.waitFor('last');
   });
 });
 

@@ -9,6 +9,7 @@ import { queuedBytes } from '../src/realtime/outbound-buffer.js';
 import type { ChattySocket } from '../src/realtime/types.js';
 import type { Store } from '../src/store/store.js';
 import { ManualClock } from './helpers/manual-clock.js';
+import { TurnSpy } from './helpers/turns.js';
 import type { Received, TestSocket } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
@@ -113,40 +114,20 @@ describe('replay admission, its windows opened on purpose (issue 9)', () => {
   it('reads one replay page per turn of the event loop, so a long replay lets other work in between its pages', async () => {
     // with a synchronous store every await of the replay is a microtask: without a yield the whole
     // backlog goes out in one turn while HTTP requests and other sockets wait (196 ms in the bench)
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    const turnAtRead: number[] = [];
-    const counting = (store: Store): Store =>
-      new Proxy(store, {
-        get(target, property, receiver) {
-          const value = Reflect.get(target, property, receiver);
-          if (typeof value !== 'function') return value;
-          if (property !== 'eventsByIds') return value.bind(target);
-          return (...args: unknown[]) => {
-            turnAtRead.push(turns);
-            return value.apply(target, args);
-          };
-        },
-      });
+    const spy = new TurnSpy('eventsByIds');
     // pacing off: it would yield on its own timer
-    await world.start({ replayPageSize: 5, wrapStore: counting, env: { REPLAY_RATE: '10000000' } });
+    await world.start({ replayPageSize: 5, wrapStore: spy.wrap, env: { REPLAY_RATE: '10000000' } });
     const L0 = await lastSeen('alice');
     for (let i = 0; i < 30; i++) await notify('users:alice', 'direct', { i });
-    turnAtRead.length = 0;
-    setImmediate(tick);
+    spy.start();
     try {
       const replaying = await reconnect('alice', L0);
       expect(replaying.ready.replayed).to.equal(30);
     } finally {
-      ticking = false;
+      spy.stop();
     }
-    expect(turnAtRead.length, 'pages read').to.be.at.least(6);
-    const sameTurn = turnAtRead.filter((turn, i) => i > 0 && turn === turnAtRead[i - 1]).length;
-    expect(sameTurn, `pages read in the same turn as the one before (turns: ${turnAtRead.join(',')})`).to.equal(0);
+    expect(spy.calls.length, 'pages read').to.be.at.least(6);
+    expect(spy.repeatedTurns(), `pages read in the same turn as the one before (turns: ${spy})`).to.equal(0);
   });
 
   it('replays from memory the events delivered while the store read was paused, each once (the memory tail)', async () => {

@@ -12,6 +12,25 @@ import type { Store, SubscriptionChange as StoredChange } from '../store/store.j
 
 const SUBSCRIPTION_MODES: readonly SubscriptionMode[] = ['channels', 'users'];
 
+/**
+ * The most (user, channel) pairs committed in one transaction. A bigger request is committed in
+ * pieces, one after another: its sockets have all moved before it answers, but a failure midway
+ * leaves the earlier pieces applied (a retry of the same request completes it: subscribing and
+ * unsubscribing are idempotent).
+ */
+export const PIECE_PAIRS = 5_000;
+
+/** `users × channels` cut into pieces of at most `size` pairs: runs of users, and of channels when one user's are too many. */
+export function* pieces(users: readonly UserId[], channels: readonly ChannelName[], size: number): Generator<{ users: UserId[]; channels: ChannelName[] }> {
+  if (users.length === 0 || channels.length === 0) return;
+  const channelsPerPiece = Math.min(channels.length, size);
+  const usersPerPiece = Math.max(1, Math.floor(size / channelsPerPiece));
+  for (let c = 0; c < channels.length; c += channelsPerPiece) {
+    const someChannels = channels.slice(c, c + channelsPerPiece);
+    for (let u = 0; u < users.length; u += usersPerPiece) yield { users: users.slice(u, u + usersPerPiece), channels: someChannels };
+  }
+}
+
 export type SubscriptionAction = 'subscribe' | 'unsubscribe';
 
 export interface SubscriptionChange {
@@ -47,7 +66,10 @@ export class Subscriptions {
         { pointer: '' },
       );
     }
-    const changed = users.length === 0 ? 0 : await this.batches.add({ action, users, channels });
+    let changed = 0;
+    // one piece at a time, each committed in a turn of its own: a request of a million pairs holds
+    // the event loop for one piece, not for seconds (SQLite commits synchronously)
+    for (const piece of pieces(users, channels, PIECE_PAIRS)) changed += await this.batches.add({ action, ...piece });
     return { channels, users: users.length, changed };
   }
 
