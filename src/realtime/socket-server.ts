@@ -7,6 +7,7 @@ import type http from 'node:http';
 import type { Limits, TrustProxy } from '../../config.js';
 import type { Clock } from '../time/clock.js';
 import { Server } from 'socket.io';
+import { corkWebSocketBatches } from './corked-frames.js';
 import type { Deliver, EventLog } from '../event-log/event-log.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -68,6 +69,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
       else callback('origin not allowed', false);
     },
   });
+  corkWebSocketBatches(io);
   const channelSizes = new ChannelSizes(store, clock);
   const membership = new Membership(io, channelSizes);
   const users = new UserSockets(limits, clock);
