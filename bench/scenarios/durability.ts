@@ -9,7 +9,7 @@
 import { countMismatches, DeliveryCounter, settle } from '../delivery.js';
 import { pool, runLoad, type LoadResult } from '../http-load.js';
 import { closeAll, LeanClient, openMany } from '../lean-client.js';
-import { Product, type EventLogMode } from '../product.js';
+import { Product, type EventLogMode, type ProductOptions } from '../product.js';
 import { alternate, CONNECT_CONCURRENCY, cpuMeter, type Scenario } from '../scenario.js';
 import { compare, round } from '../stats.js';
 import { ATTRIBUTES } from './fan-out.js';
@@ -22,7 +22,11 @@ const ROUND_MS = 1_000;
 const CHANNEL = 'feeds-1';
 const EVENT = 'bench';
 
-class Side {
+/**
+ * One product under notify load: 100 sockets in one channel, 32 keep-alive clients notifying it,
+ * every delivery counted. Also used by the postgres scenario.
+ */
+export class NotifySide {
   readonly rounds: LoadResult[] = [];
   readonly counter = new DeliveryCounter(EVENT);
   clients: LeanClient[] = [];
@@ -32,8 +36,8 @@ class Side {
 
   private constructor(readonly product: Product) {}
 
-  static async start(eventLog: EventLogMode): Promise<Side> {
-    const side = new Side(await Product.start({ label: `durability-${eventLog}`, eventLog }));
+  static async start(options: ProductOptions): Promise<NotifySide> {
+    const side = new NotifySide(await Product.start(options));
     try {
       await side.connect();
     } catch (error) {
@@ -55,8 +59,8 @@ class Side {
     this.request = this.product.notifyRequest(`channels:${CHANNEL}`, EVENT, ATTRIBUTES, ['origin']);
   }
 
-  private load(durationMs: number): Promise<LoadResult> {
-    const request = this.request!;
+  /** The same load (32 clients for `durationMs`) with `request`, by default the notify of the 100 sockets. */
+  load(durationMs: number, request = this.request!): Promise<LoadResult> {
     return runLoad({ port: this.product.port, connections: CONNECTIONS, durationMs, next: () => request });
   }
 
@@ -98,17 +102,19 @@ class Side {
   }
 }
 
+const options = (eventLog: EventLogMode): ProductOptions => ({ label: `durability-${eventLog}`, eventLog });
+
 export const durability: Scenario = {
   name: 'durability',
   description: `notify throughput, EVENT_LOG=durable vs off: ${CONNECTIONS} clients → 1 channel of ${SOCKETS} sockets, ${ROUNDS} rounds of ${ROUND_MS / 1000} s`,
   timeoutMs: 60_000,
   async run(context) {
-    const sides: Side[] = [];
+    const sides: NotifySide[] = [];
     try {
       context.log('starting the product with EVENT_LOG=off (baseline) and with EVENT_LOG=durable');
-      const off = await Side.start('off');
+      const off = await NotifySide.start(options('off'));
       sides.push(off);
-      const durable = await Side.start('durable');
+      const durable = await NotifySide.start(options('durable'));
       sides.push(durable);
       await off.warmUp();
       await durable.warmUp();

@@ -11,24 +11,20 @@
  * PostgreSQL is the machine's (127.0.0.1:5432, user postgres, or BENCH_POSTGRES_URL): each run
  * makes its own database and drops it.
  */
-import { countMismatches, DeliveryCounter, settle } from '../delivery.js';
-import { pool, runLoad, type LoadResult } from '../http-load.js';
+import { pool, type LoadResult } from '../http-load.js';
 import { closeAll, LeanClient, openMany } from '../lean-client.js';
-import { documentOf, Product } from '../product.js';
+import { documentOf } from '../product.js';
 import { alternate, CONNECT_CONCURRENCY, scaled, type Scenario } from '../scenario.js';
 import { compare, percentile, round } from '../stats.js';
+import { NotifySide } from './durability.js';
 import { ATTRIBUTES } from './fan-out.js';
 
 type Kind = 'sqlite' | 'postgres';
 
-const SOCKETS = 100;
-const CONNECTIONS = 32;
-const WARMUP_MS = 1_000;
 const ROUNDS = 5;
 const ROUND_MS = 1_000;
-const CHANNEL = 'feeds-1';
+const WARMUP_MS = 1_000;
 const EMPTY_CHANNEL = 'nobody-1';
-const EVENT = 'bench';
 const SUBSCRIBE_USERS = scaled(10_000);
 const SEED = 'seed-1';
 const CHANNEL_SETS = [1, 6, 11].map((first) => Array.from({ length: 5 }, (_, k) => `posts-${first + k}`));
@@ -36,76 +32,58 @@ const CONNECT_ROUNDS = 2;
 const CONNECTS_PER_ROUND = scaled(1_000);
 const CONNECT_CHANNELS = Array.from({ length: 10 }, (_, k) => `teams-${k + 1}`);
 
+/** The durability scenario's notify load on one store, plus the control path, a big subscribe and connects. */
 class Side {
-  readonly notifyRounds: LoadResult[] = [];
   readonly controlRounds: LoadResult[] = [];
   readonly subscribeMs: number[] = [];
   readonly connectSeconds: number[] = [];
-  readonly counter = new DeliveryCounter(EVENT);
   readonly notes: string[] = [];
-  clients: LeanClient[] = [];
-  accepted = 0;
   connectFailures = 0;
   private connectRound = 0;
+  private readonly controlRequest: Buffer;
 
   private constructor(
     readonly kind: Kind,
-    readonly product: Product,
-  ) {}
-
-  static async start(kind: Kind): Promise<Side> {
-    const product = await Product.start({ label: `postgres-${kind}`, store: kind, env: { MAX_SUBSCRIPTION_PAIRS: String(SUBSCRIBE_USERS * 5) } });
-    const side = new Side(kind, product);
-    try {
-      const users = Array.from({ length: SOCKETS }, (_, i) => `pg${i}`);
-      await product.subscribeUsers(users, [CHANNEL]);
-      const opened = await openMany(SOCKETS, (i) => new LeanClient(product.wsUrl, { token: product.token(users[i]!) }, side.counter.hook), {
-        concurrency: CONNECT_CONCURRENCY,
-        waitFor: 'ready',
-      });
-      side.clients = opened.clients;
-      if (opened.failures > 0) throw new Error(`${kind}: ${opened.failures} sockets failed to connect: ${opened.errors.join('; ')}`);
-      await product.subscribeUsers(Array.from({ length: SUBSCRIBE_USERS }, (_, i) => `sub${i}`), [SEED]);
-      await product.subscribeUsers(Array.from({ length: CONNECT_ROUNDS * CONNECTS_PER_ROUND }, (_, i) => `con${i}`), CONNECT_CHANNELS);
-    } catch (error) {
-      await side.stop();
-      throw error;
-    }
-    return side;
+    readonly notify: NotifySide,
+  ) {
+    this.controlRequest = notify.product.notifyRequest(`channels:${EMPTY_CHANNEL}`, 'bench', ATTRIBUTES, ['origin']);
   }
 
-  private load(channel: string, durationMs: number): Promise<LoadResult> {
-    const request = this.product.notifyRequest(`channels:${channel}`, EVENT, ATTRIBUTES, ['origin']);
-    return runLoad({ port: this.product.port, connections: CONNECTIONS, durationMs, next: () => request });
+  static async start(kind: Kind): Promise<Side> {
+    const notify = await NotifySide.start({ label: `postgres-${kind}`, store: kind, env: { MAX_SUBSCRIPTION_PAIRS: String(SUBSCRIBE_USERS * 5) } });
+    try {
+      await notify.product.subscribeUsers(Array.from({ length: SUBSCRIBE_USERS }, (_, i) => `sub${i}`), [SEED]);
+      await notify.product.subscribeUsers(Array.from({ length: CONNECT_ROUNDS * CONNECTS_PER_ROUND }, (_, i) => `con${i}`), CONNECT_CHANNELS);
+    } catch (error) {
+      await notify.stop();
+      throw error;
+    }
+    return new Side(kind, notify);
   }
 
   async warmUp(): Promise<void> {
-    this.accepted += (await this.load(CHANNEL, WARMUP_MS)).statuses['202'] ?? 0;
-    await this.load(EMPTY_CHANNEL, WARMUP_MS);
-  }
-
-  async notifyRound(): Promise<void> {
-    const result = await this.load(CHANNEL, ROUND_MS);
-    this.notifyRounds.push(result);
-    this.accepted += result.statuses['202'] ?? 0;
+    await this.notify.warmUp();
+    await this.notify.load(WARMUP_MS, this.controlRequest);
   }
 
   async controlRound(): Promise<void> {
-    this.controlRounds.push(await this.load(EMPTY_CHANNEL, ROUND_MS));
+    this.controlRounds.push(await this.notify.load(ROUND_MS, this.controlRequest));
   }
 
   async subscribeOnce(round: number): Promise<void> {
-    const request = this.product.subscribeRequest(`channels:${SEED}`, documentOf(CHANNEL_SETS[round]!));
+    const product = this.notify.product;
+    const request = product.subscribeRequest(`channels:${SEED}`, documentOf(CHANNEL_SETS[round]!));
     const started = performance.now();
-    const response = await this.product.send(request, 60_000);
+    const response = await product.send(request, 60_000);
     this.subscribeMs.push(performance.now() - started);
     const changed = Number(response.json?.meta?.changed);
     if (response.status !== 200 || changed !== SUBSCRIBE_USERS * 5) this.notes.push(`${this.kind}: subscribe answered ${response.status}, changed ${changed}`);
   }
 
   async connectOnce(): Promise<void> {
+    const product = this.notify.product;
     const first = this.connectRound++ * CONNECTS_PER_ROUND;
-    const opened = await openMany(CONNECTS_PER_ROUND, (i) => new LeanClient(this.product.wsUrl, { token: this.product.token(`con${first + i}`) }), {
+    const opened = await openMany(CONNECTS_PER_ROUND, (i) => new LeanClient(product.wsUrl, { token: product.token(`con${first + i}`) }), {
       concurrency: CONNECT_CONCURRENCY,
       waitFor: 'ready',
     });
@@ -115,39 +93,31 @@ class Side {
     if (opened.failures > 0) this.notes.push(`${this.kind}: ${opened.failures} connects failed: ${opened.errors.join('; ')}`);
   }
 
-  async check(): Promise<{ count: number; examples: string[] }> {
-    await settle(() => this.counter.total >= this.accepted * SOCKETS, 15_000);
-    return countMismatches(this.clients, EVENT, this.accepted);
-  }
-
-  figures(mismatches: { count: number }) {
-    const notify = pool(this.notifyRounds);
-    const control = pool(this.controlRounds);
-    return {
-      store: this.kind,
-      notifiesPerSecond: round(notify.requestsPerSecond, 0),
-      notifyP99Ms: round(notify.latencyMs.p99),
-      controlRequestsPerSecond: round(control.requestsPerSecond, 0),
-      controlP99Ms: round(control.latencyMs.p99),
-      subscribeOneRequestMs: this.subscribeMs.map((ms) => round(ms)),
-      connectsPerSecond: round(this.connectsPerSecond(), 0),
-      socketsWithWrongCount: mismatches.count,
-    };
-  }
-
   connectsPerSecond(): number {
     return (this.connectSeconds.length * CONNECTS_PER_ROUND - this.connectFailures) / this.connectSeconds.reduce((a, b) => a + b, 0);
   }
 
-  async stop(): Promise<void> {
-    closeAll(this.clients);
-    await this.product.stop();
+  figures(mismatches: { count: number }) {
+    const notify = this.notify.figures(mismatches);
+    const control = pool(this.controlRounds);
+    return {
+      store: this.kind,
+      ...notify,
+      controlRequestsPerSecond: round(control.requestsPerSecond, 0),
+      controlP99Ms: round(control.latencyMs.p99),
+      subscribeOneRequestMs: this.subscribeMs.map((ms) => round(ms)),
+      connectsPerSecond: round(this.connectsPerSecond(), 0),
+    };
+  }
+
+  stop(): Promise<void> {
+    return this.notify.stop();
   }
 }
 
 export const postgres: Scenario = {
   name: 'postgres',
-  description: `the server on PostgreSQL vs on SQLite: durable notifies (${CONNECTIONS} clients → ${SOCKETS} sockets), control path, one subscribe of ${SUBSCRIBE_USERS} users × 5 channels, ${CONNECT_ROUNDS * CONNECTS_PER_ROUND} connects`,
+  description: `the server on PostgreSQL vs on SQLite: durable notifies (the durability scenario's load), control path, one subscribe of ${SUBSCRIBE_USERS} users × 5 channels, ${CONNECT_ROUNDS * CONNECTS_PER_ROUND} connects`,
   timeoutMs: 150_000,
   async run(context) {
     const sides: Side[] = [];
@@ -160,21 +130,21 @@ export const postgres: Scenario = {
       await sqlite.warmUp();
       await postgresSide.warmUp();
       context.log(`notifies and the control path, ${ROUNDS} rounds each`);
-      await alternate(ROUNDS, () => sqlite.notifyRound(), () => postgresSide.notifyRound());
+      await alternate(ROUNDS, () => sqlite.notify.round(), () => postgresSide.notify.round());
       await alternate(ROUNDS, () => sqlite.controlRound(), () => postgresSide.controlRound());
       context.log('subscribe and connect');
       await alternate(CHANNEL_SETS.length, (r) => sqlite.subscribeOnce(r), (r) => postgresSide.subscribeOnce(r));
       await alternate(CONNECT_ROUNDS, () => sqlite.connectOnce(), () => postgresSide.connectOnce());
 
-      const [pm, sm] = [await postgresSide.check(), await sqlite.check()];
+      const [pm, sm] = [await postgresSide.notify.check(), await sqlite.notify.check()];
       const notes = [...sqlite.notes, ...postgresSide.notes];
       for (const [side, mismatches] of [[postgresSide, pm], [sqlite, sm]] as const) {
-        for (const load of [pool(side.notifyRounds), pool(side.controlRounds)]) {
+        for (const load of [pool(side.notify.rounds), pool(side.controlRounds)]) {
           if (load.errors > 0 || Object.keys(load.statuses).some((status) => status !== '202')) notes.push(`${side.kind}: statuses ${JSON.stringify(load.statuses)}, ${load.errors} errors`);
         }
         notes.push(...mismatches.examples.map((example) => `${side.kind}: ${example}`));
       }
-      const [pn, sn] = [pool(postgresSide.notifyRounds), pool(sqlite.notifyRounds)];
+      const [pn, sn] = [pool(postgresSide.notify.rounds), pool(sqlite.notify.rounds)];
       const [pc, sc] = [pool(postgresSide.controlRounds), pool(sqlite.controlRounds)];
       return {
         product: postgresSide.figures(pm),
