@@ -5,88 +5,20 @@
  * in the log and replayable, idempotency keys are still recognised, subscriptions are intact.
  * And SIGTERM: in-flight requests finish with 202, then the process exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { client, doc, request } from './helpers/http.js';
 import { signToken } from './helpers/server.js';
+import { requireBuild, startServerProcess, stopServerProcesses, type ServerProcess } from './helpers/server-process.js';
 import { closeAllSockets, connect, type Received, type TestSocket } from './helpers/sockets.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  output: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  running: boolean;
-}
-
-const children = new Set<Child>();
-
-/**
- * Starts `node bin/www` on port 0 and resolves with its URL once its start-up log line says where
- * it listens (the server logs that only when it is ready to serve).
- */
-async function startChild(env: { dbPath: string; secret: string }): Promise<Child> {
-  const proc = spawn(process.execPath, ['bin/www'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      JWT_SECRET: env.secret,
-      DATABASE_URL: `sqlite:${env.dbPath}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const child: Child = {
-    proc,
-    url: '',
-    output,
-    running: true,
-    exited: new Promise((resolve) =>
-      proc.once('exit', (code, signal) => {
-        child.running = false;
-        children.delete(child);
-        resolve({ code, signal });
-      }),
-    ),
-  };
-  children.add(child);
-  const listening = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server was not ready within 15 s:\n${output.join('')}`)), 15_000);
-    let pending = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (output.length < 200) output.push(line);
-        const port = /"msg":"chatty listening"/.test(line) ? (JSON.parse(line) as { port: number }).port : undefined;
-        if (port !== undefined) {
-          clearTimeout(timer);
-          resolve(port);
-        }
-      }
-    });
-    proc.stderr!.on('data', (chunk: Buffer) => output.length < 200 && output.push(chunk.toString()));
-    void child.exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited during start-up:\n${output.join('\n')}`));
-    });
-  });
-  child.url = `http://127.0.0.1:${await listening}`;
-  return child;
-}
+/** `node bin/www` on port 0 with its own SQLite file and secret (test/helpers/server-process.ts). */
+const startChild = (env: { dbPath: string; secret: string }): Promise<ServerProcess> =>
+  startServerProcess({ JWT_SECRET: env.secret, DATABASE_URL: `sqlite:${env.dbPath}` });
 
 /** A logged event's id and copy as a socket received it (`meta.id` or a chat message's `id`). */
 interface Copy {
@@ -132,11 +64,7 @@ describe('crash safety with the real server process (contract §6, §7)', functi
   let serviceToken: string;
   const token = (sub: string) => signToken(secret, sub, { expiresIn: 3600 });
 
-  before(function () {
-    if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'main.js'))) {
-      throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
-    }
-  });
+  before(() => requireBuild());
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatty-crash-'));
     dbPath = path.join(dir, 'chatty.db');
@@ -145,10 +73,7 @@ describe('crash safety with the real server process (contract §6, §7)', functi
   });
   afterEach(async () => {
     closeAllSockets();
-    for (const child of [...children]) {
-      child.proc.kill('SIGKILL');
-      await child.exited;
-    }
+    await stopServerProcesses();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
