@@ -51,7 +51,7 @@ export class Subscriptions {
   constructor(
     private readonly store: Store,
     private readonly membership: Membership,
-    /** The most (user, channel) pairs one request may change: each is a row written in one transaction. */
+    /** The most (user, channel) pairs one request may change (MAX_SUBSCRIPTION_PAIRS). */
     private readonly maxPairs: number,
   ) {}
 
