@@ -10,7 +10,7 @@ import type { ChattySocket } from '../src/realtime/types.js';
 import type { Store } from '../src/store/store.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { TurnSpy } from './helpers/turns.js';
-import type { Received, TestSocket } from './helpers/sockets.js';
+import { connect, type Received, type TestSocket } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
 /** A gate on one store method: calls wait at it (from the `skip`+1-th on) until released. */
@@ -88,13 +88,19 @@ describe('replay admission, its windows opened on purpose (issue 9)', () => {
     return s.ready.lastEventId;
   }
 
-  it('pages through a long backlog (page of 7, four rooms) and replays exactly what a witness got live', async () => {
+  /** Pages of 7; alice in three channels, bob in one of them; a witness socket of alice's, and where she left off. */
+  async function aliceBobAndAWitness() {
     await world.start({ replayPageSize: 7 });
     await world.subscribe(['alice'], ['posts', '1'], ['posts', '2'], ['rooms', '1']);
     await world.subscribe(['bob'], ['rooms', '1']);
     const witness = await open('alice');
     const bob = await open('bob');
     const L0 = await lastSeen('alice');
+    return { witness, bob, L0 };
+  }
+
+  it('pages through a long backlog (page of 7, four rooms) and replays exactly what a witness got live', async () => {
+    const { witness, bob, L0 } = await aliceBobAndAWitness();
     for (let i = 0; i < 20; i++) {
       await notify(i % 2 ? 'channels:posts-1,posts-2' : 'channels-efficient:posts-2,posts-1', 'changed', { i });
       await notify('users:alice', 'direct', { i });
@@ -109,6 +115,31 @@ describe('replay admission, its windows opened on purpose (issue 9)', () => {
     expect(expected.length).to.equal(20 + 10 + 20 + 10 + 4 + 1);
     expect(copies(replaying, 'beforeReady')).to.deep.equal(expected);
     expect(replaying.ready.replayed).to.equal(expected.length);
+  });
+
+  it('replays over WebSocket and over long-polling the very payloads a witness got live (the encoded copies)', async () => {
+    const { witness, bob, L0 } = await aliceBobAndAWitness();
+    const attributes = [{}, { n: 1, text: 'é ✓ 😀 "q" \\ \n' }, { origin: 'spoofed', 'date-time': 'spoofed' }, { nested: { list: [1, null, { x: true }] } }];
+    for (let i = 0; i < 24; i++) {
+      const add = ['', '&add=origin', '&add=date-time', '&add=origin,date-time'][i % 4];
+      await notify(i % 2 ? `channels:posts-1,posts-2${add}` : `channels-efficient:posts-2,posts-1${add}`, 'changed', attributes[i % attributes.length]!);
+      await notify(`users:alice${add}`, 'direct', attributes[(i + 1) % attributes.length]!);
+      if (i % 3 === 0) expect((await bob.call('chat:send', { channel: 'rooms-1', body: `m${i} ✓` })).ok).to.equal(true);
+      if (i % 5 === 0) expect((await bob.call('chat:send', { to: 'alice', body: `dm${i}` })).ok).to.equal(true);
+    }
+    await flush(witness);
+    const live = witness.received.filter((r) => copyKey(r) !== undefined);
+    expect(live.length).to.be.greaterThan(60);
+    const url = world.server.url;
+    for (const transports of [['websocket'], ['polling']] as const) {
+      const replaying = await connect(url, { token: world.server.token('alice'), lastEventId: L0 }, { transports: [...transports] });
+      try {
+        const readyAt = replaying.received.findIndex((r) => r.event === 'ready');
+        expect(replaying.received.slice(0, readyAt), transports[0]).to.deep.equal(live);
+      } finally {
+        replaying.close();
+      }
+    }
   });
 
   it('reads one replay page per turn of the event loop, so a long replay lets other work in between its pages', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { prng } from './helpers/prng.js';
 import { chatMessagePayload, chatRooms, copiesFor, notificationArgs, planNotify, type RoomEmit } from '../src/channels/delivery-plan.js';
 import type { AddFlag, ChatMessage, LoggedNotification, NotifyTarget } from '../src/store/store.js';
 
@@ -19,16 +20,6 @@ function simulate(plan: RoomEmit[], socketRooms: ReadonlySet<string>): (string |
     .map((emit) => emit.origin);
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('unit: delivery plan (contract §4.2)', () => {
   describe('planNotify', () => {

@@ -4,7 +4,7 @@
  * replayed copy is exactly the live one.
  */
 import { dmParticipants, userRoom, type ChannelName, type RoomName, type UserId } from './names.js';
-import type { ChatMessage, LoggedEvent, LoggedNotification, NewEvent, NotifyTarget } from '../store/store.js';
+import type { ChatMessage, LoggedEvent, LoggedNotification, NewEvent, NotifyTarget, StoredEvent } from '../store/store.js';
 
 /** One Socket.IO broadcast: to every socket in `rooms` and in none of `except`. */
 export interface RoomEmit {
@@ -79,7 +79,7 @@ export function chatMessagePayload(message: ChatMessage): ChatMessagePayload {
  * Every room an event is addressed to, for the log's replay index: a socket in none of them can
  * never have received it.
  */
-export function roomsOf(event: NewEvent): RoomName[] {
+export function roomsOf(event: NewEvent | StoredEvent): RoomName[] {
   if (event.kind === 'chat') return chatRooms(event);
   return event.target.mode === 'users' ? event.target.names.map(userRoom) : [...event.target.names];
 }
@@ -95,20 +95,31 @@ export function chatRooms(message: { channel: string }): RoomName[] {
  * time. Used by replay; must agree with {@link planNotify} and {@link chatRooms}.
  */
 export function copiesFor(event: LoggedEvent, userId: UserId, channels: ReadonlySet<ChannelName>): Delivery[] {
+  return copyOrigins(event, userId, channels).map((origin) =>
+    event.kind === 'chat' ? { name: 'chat:message', args: [chatMessagePayload(event)] } : { name: event.event, args: notificationArgs(event, origin) },
+  );
+}
+
+/**
+ * How many copies of `event` one user's socket receives, as the channel each stands for
+ * (undefined for a `users`-mode notification or a chat message): none, one, or in `channels`
+ * mode one per listed channel of the user's.
+ */
+export function copyOrigins(event: LoggedEvent | StoredEvent, userId: UserId, channels: ReadonlySet<ChannelName>): (ChannelName | undefined)[] {
   if (event.kind === 'chat') {
     const pair = dmParticipants(event.channel);
     const member = pair ? pair.includes(userId) : channels.has(event.channel);
-    return member ? [{ name: 'chat:message', args: [chatMessagePayload(event)] }] : [];
+    return member ? [undefined] : [];
   }
   const { mode, names } = event.target;
   switch (mode) {
     case 'channels':
-      return names.filter((c) => channels.has(c)).map((c) => ({ name: event.event, args: notificationArgs(event, c) }));
+      return names.filter((c) => channels.has(c));
     case 'channels-efficient': {
       const first = names.find((c) => channels.has(c));
-      return first === undefined ? [] : [{ name: event.event, args: notificationArgs(event, first) }];
+      return first === undefined ? [] : [first];
     }
     case 'users':
-      return names.includes(userId) ? [{ name: event.event, args: notificationArgs(event, undefined) }] : [];
+      return names.includes(userId) ? [undefined] : [];
   }
 }

@@ -17,9 +17,10 @@
 import type { Clock } from '../time/clock.js';
 import { nextTurn } from '../time/timers.js';
 import { copiesFor, roomsOf } from '../channels/delivery-plan.js';
-import { sizeOf, type EventLog } from '../event-log/event-log.js';
+import type { EventLog } from '../event-log/event-log.js';
 import { keyRoom, userRoom, type ChannelName, type RoomName } from '../channels/names.js';
-import type { EventId, LoggedEvent, Store } from '../store/store.js';
+import type { EventId, Store, StoredEvent } from '../store/store.js';
+import { encodedCopies, writeEncoded } from './encoded-copies.js';
 import type { Membership } from './membership.js';
 import { queuedBytes, waitForRoom } from './outbound-buffer.js';
 import type { ChattySocket } from './types.js';
@@ -63,23 +64,27 @@ export async function admit(socket: ChattySocket, lastEventId: EventId | undefin
   const startedAt = clock.now();
   let replayed = 0;
 
-  /** Emits the copies due for `events`; false when the socket went away meanwhile. */
-  const send = async (events: readonly LoggedEvent[], channels: ReadonlySet<ChannelName>, since: number): Promise<boolean> => {
+  /** Sends the copies due for `events`; false when the socket went away meanwhile. */
+  const send = async (events: readonly StoredEvent[], channels: ReadonlySet<ChannelName>, since: number): Promise<boolean> => {
     let sinceCheck = 0;
     let bytesSinceCheck = 0;
+    let packets: string[] = [];
     for (const event of events) {
       if (++sinceCheck >= BUFFER_CHECK_EVERY || bytesSinceCheck >= highWater / 4) {
+        writeEncoded(socket, packets);
+        packets = [];
         if (queuedBytes(socket) > highWater && !(await waitForRoom(socket, highWater))) return false;
         sinceCheck = 0;
         bytesSinceCheck = 0;
       }
       if (event.createdAt < since) continue;
-      bytesSinceCheck += sizeOf(event);
-      for (const copy of copiesFor(event, userId, channels)) {
-        socket.emit(copy.name, ...copy.args);
+      for (const packet of encodedCopies(event, userId, channels)) {
+        packets.push(packet);
+        bytesSinceCheck += packet.length;
         replayed++;
       }
     }
+    writeEncoded(socket, packets);
     return socket.connected;
   };
   /** Waits until this reconnect is back within REPLAY_RATE. */
@@ -193,7 +198,7 @@ export class ReplayReader {
   }
 
   /** The next page of events with ids up to `until`, in id order; empty when all are handed out. */
-  async next(until: EventId): Promise<LoggedEvent[]> {
+  async next(until: EventId): Promise<StoredEvent[]> {
     const heap = new StreamHeap();
     let empty: RoomStream[] = [];
     for (const stream of this.rooms.values()) {
@@ -239,7 +244,7 @@ export class ReplayReader {
    * it (its cursor is beyond, or it would have been taken with this one), and a dropped room had
    * if its last id reached it.
    */
-  private alreadySent(event: LoggedEvent, from: ReadonlySet<RoomName> | undefined): boolean {
+  private alreadySent(event: StoredEvent, from: ReadonlySet<RoomName> | undefined): boolean {
     if (!from) return false;
     return roomsOf(event).some((room) => !from.has(room) && (this.rooms.has(room) || (this.dropped.get(room) ?? -1) >= event.id));
   }

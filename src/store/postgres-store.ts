@@ -31,9 +31,11 @@ import type {
   ReadPosition,
   RoomCursor,
   Store,
+  StoredEvent,
   SubscriptionChange,
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS } from './store.js';
+import { EVENT_COLUMNS, cellsOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
 
 /**
  * Advisory locks, as (namespace, lock) pairs: the namespace keeps them apart from any other
@@ -46,35 +48,8 @@ const lockSql = (lock: keyof typeof LOCKS) => `pg_advisory_xact_lock(${LOCK_NAME
 /** Runs one statement, in a transaction or on any pooled connection. */
 type Query = <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult<R>>;
 
-interface EventRow {
-  [column: string]: unknown;
-  id: number;
-  kind: 'notify' | 'chat';
-  created_at: number;
-  event: string | null;
-  attributes: string | null;
-  mode: string | null;
-  targets: string | null;
-  add_flags: string | null;
-  idempotency_key: string | null;
-  channel: string | null;
-  sender: string | null;
-  body: string | null;
-  client_id: string | null;
-}
 
-interface MessageRow {
-  [column: string]: unknown;
-  id: number;
-  channel: string;
-  sender: string;
-  body: string;
-  client_id: string | null;
-  created_at: number;
-}
 
-const EVENT_COLUMNS = `e.id, e.kind, e.created_at, e.event, e.attributes, e.mode, e.targets, e.add_flags, e.idempotency_key,
-  m.channel, m.sender, m.body, m.client_id`;
 const MESSAGE_COLUMNS = 'id, channel, sender, body, client_id, created_at';
 
 /** One batch of events, its messages, replay index rows and private conversations, in one statement. */
@@ -338,13 +313,13 @@ export class PostgresStore implements Store {
     return ids;
   }
 
-  async eventsByIds(ids: readonly EventId[]): Promise<LoggedEvent[]> {
+  async eventsByIds(ids: readonly EventId[]): Promise<StoredEvent[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id WHERE e.id = ANY($1::bigint[]) ORDER BY e.id`,
       [ids],
     );
-    return rows.map(eventOfRow);
+    return rows.map((row) => storedEventOf(cellsOfRow(row)));
   }
 
   async eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {
@@ -522,20 +497,4 @@ function keyOfRow(r: { id: string; secret: string; created_at: number; expires_a
   return { id: r.id, secret: r.secret, createdAt: r.created_at, expiresAt: r.expires_at };
 }
 
-function eventOfRow(row: EventRow): LoggedEvent {
-  if (row.kind === 'chat') return messageOfRow({ ...row, channel: row.channel!, sender: row.sender!, body: row.body! });
-  return {
-    kind: 'notify',
-    id: row.id,
-    createdAt: row.created_at,
-    event: row.event!,
-    attributes: JSON.parse(row.attributes!),
-    target: { mode: row.mode as NotifyMode, names: JSON.parse(row.targets!) },
-    add: row.add_flags ? (row.add_flags.split(',') as AddFlag[]) : [],
-    ...(row.idempotency_key !== null ? { idempotencyKey: row.idempotency_key } : {}),
-  };
-}
 
-function messageOfRow(row: MessageRow): ChatMessage {
-  return { kind: 'chat', id: row.id, channel: row.channel, from: row.sender, body: row.body, clientId: row.client_id, createdAt: row.created_at };
-}

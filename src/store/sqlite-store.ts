@@ -24,37 +24,14 @@ import type {
   ReadPosition,
   RoomCursor,
   Store,
+  StoredEvent,
   SubscriptionChange,
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS } from './store.js';
+import { EVENT_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
 
-interface EventRow {
-  id: number;
-  kind: 'notify' | 'chat';
-  created_at: number;
-  event: string | null;
-  attributes: string | null;
-  mode: string | null;
-  targets: string | null;
-  add_flags: string | null;
-  idempotency_key: string | null;
-  channel: string | null;
-  sender: string | null;
-  body: string | null;
-  client_id: string | null;
-}
 
-interface MessageRow {
-  id: number;
-  channel: string;
-  sender: string;
-  body: string;
-  client_id: string | null;
-  created_at: number;
-}
 
-const EVENT_COLUMNS = `e.id, e.kind, e.created_at, e.event, e.attributes, e.mode, e.targets, e.add_flags, e.idempotency_key,
-  m.channel, m.sender, m.body, m.client_id`;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -133,10 +110,12 @@ export class SqliteStore implements Store {
       eventIdsFor: db
         .prepare('SELECT event_id FROM event_targets WHERE room = ? AND event_id > ? AND event_id <= ? ORDER BY event_id LIMIT ?')
         .pluck(),
-      eventsByIds: db.prepare(
-        `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
-         WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.id`,
-      ),
+      eventsByIds: db
+        .prepare(
+          `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
+           WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.id`,
+        )
+        .raw(),
       eventsBetween: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
          WHERE e.id > ? AND e.id <= ? ORDER BY e.id LIMIT ?`,
@@ -299,9 +278,9 @@ export class SqliteStore implements Store {
     return ids;
   }
 
-  async eventsByIds(ids: readonly EventId[]): Promise<LoggedEvent[]> {
+  async eventsByIds(ids: readonly EventId[]): Promise<StoredEvent[]> {
     if (ids.length === 0) return [];
-    return (this.sql.eventsByIds.all(JSON.stringify(ids)) as EventRow[]).map(eventOfRow);
+    return (this.sql.eventsByIds.all(JSON.stringify(ids)) as EventCells[]).map(storedEventOf);
   }
 
   async eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {
@@ -358,20 +337,4 @@ export class SqliteStore implements Store {
   }
 }
 
-function eventOfRow(row: EventRow): LoggedEvent {
-  if (row.kind === 'chat') return messageOfRow({ ...row, channel: row.channel!, sender: row.sender!, body: row.body! });
-  return {
-    kind: 'notify',
-    id: row.id,
-    createdAt: row.created_at,
-    event: row.event!,
-    attributes: JSON.parse(row.attributes!),
-    target: { mode: row.mode as NotifyMode, names: JSON.parse(row.targets!) },
-    add: row.add_flags ? (row.add_flags.split(',') as AddFlag[]) : [],
-    ...(row.idempotency_key !== null ? { idempotencyKey: row.idempotency_key } : {}),
-  };
-}
 
-function messageOfRow(row: MessageRow): ChatMessage {
-  return { kind: 'chat', id: row.id, channel: row.channel, from: row.sender, body: row.body, clientId: row.client_id, createdAt: row.created_at };
-}

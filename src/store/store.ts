@@ -60,6 +60,13 @@ export type LoggedEvent = NewEvent & { readonly id: EventId };
 export type LoggedNotification = NewNotification & { readonly id: EventId };
 export type ChatMessage = NewChatMessage & { readonly id: EventId };
 
+/**
+ * A log entry as replay reads it: a notification keeps its attributes as the JSON text they were
+ * stored as, so that replay sends them on without parsing and encoding them again.
+ */
+export type StoredEvent = StoredNotification | ChatMessage;
+export type StoredNotification = Omit<LoggedNotification, 'attributes'> & { readonly attributesJson: string };
+
 export interface SubscriptionChange {
   readonly action: 'subscribe' | 'unsubscribe';
   readonly users: readonly UserId[];
@@ -129,8 +136,8 @@ export interface Store {
    * range of the (room, event id) index, so a page costs its own size whatever the backlog.
    */
   eventIdsFor(cursors: readonly RoomCursor[], untilId: EventId, limit: number): Promise<Map<RoomName, EventId[]>>;
-  /** The events with these ids that are still in the log, in id order. */
-  eventsByIds(ids: readonly EventId[]): Promise<LoggedEvent[]>;
+  /** The events with these ids that are still in the log, in id order, as stored. */
+  eventsByIds(ids: readonly EventId[]): Promise<StoredEvent[]>;
   /** Events with `afterId < id <= untilId`, in id order, at most `limit`. */
   eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]>;
   lastEventId(): Promise<EventId>;

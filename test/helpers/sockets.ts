@@ -30,8 +30,12 @@ export interface TestSocket {
 const sockets = new Set<Socket>();
 
 /** Connects and waits for `ready`. Rejects with the connect_error (its `data.code`) on failure. */
-export function connect(url: string, auth: Record<string, unknown>, options: { extraHeaders?: Record<string, string>; timeoutMs?: number } = {}): Promise<TestSocket> {
-  const socket = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: options.extraHeaders });
+export function connect(
+  url: string,
+  auth: Record<string, unknown>,
+  options: { extraHeaders?: Record<string, string>; timeoutMs?: number; transports?: ('websocket' | 'polling')[] } = {},
+): Promise<TestSocket> {
+  const socket = io(url, { auth, transports: options.transports ?? ['websocket'], reconnection: false, forceNew: true, extraHeaders: options.extraHeaders });
   sockets.add(socket);
   const received: Received[] = [];
   const waiters: (() => void)[] = [];
