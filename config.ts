@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import bytes from 'bytes';
 import dotenv from 'dotenv';
@@ -30,7 +31,12 @@ export interface Config {
   /** Seeds an empty key ring; never used once the ring has a key. */
   readonly jwtSecret: string | undefined;
   readonly databaseUrl: string;
+  /** With a PostgreSQL database: many nodes (contract §9). */
   readonly redisUrl: string | undefined;
+  /** Every Redis key and channel starts with it, so several clusters share one Redis. */
+  readonly redisPrefix: string;
+  /** This node's name in logs, metrics and `/readyz`. */
+  readonly nodeId: string;
   /** Request body limit in bytes. */
   readonly maxRequestBytes: number;
   readonly corsOrigins: readonly string[];
@@ -115,6 +121,8 @@ export const ALIASES = {
   JWT_SECRET: ['JWT_SECRET', 'DEV_JWT_SECRET'],
   DATABASE_URL: ['DATABASE_URL'],
   REDIS_URL: ['REDIS_URL'],
+  REDIS_PREFIX: ['REDIS_PREFIX'],
+  NODE_ID: ['NODE_ID'],
   MAX_REQ_SIZE: ['MAX_REQ_SIZE', 'DEV_MAX_REQ_SIZE'],
   CORS_ORIGINS: ['CORS_ORIGINS'],
   TOKEN_TTL: ['TOKEN_TTL'],
@@ -261,6 +269,14 @@ const schema = z.object({
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path>, sqlite::memory: or postgres://…')
     .default('sqlite:./data/chatty.db'),
   REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// URL').optional(),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1–64 letters, digits or _ . : -')
+    .default('chatty'),
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1–128 letters, digits or _ . : -')
+    .optional(),
   MAX_REQ_SIZE: z
     .string()
     .default('1mb')
@@ -349,6 +365,8 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
     jwtSecret: v.JWT_SECRET,
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
+    redisPrefix: v.REDIS_PREFIX,
+    nodeId: v.NODE_ID ?? `${os.hostname()}-${process.pid}`,
     maxRequestBytes: v.MAX_REQ_SIZE,
     corsOrigins: Object.freeze(v.CORS_ORIGINS),
     tokenTtlSeconds: Math.ceil(v.TOKEN_TTL / 1000),

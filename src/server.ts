@@ -23,8 +23,8 @@ import { createSocketServer } from './realtime/socket-server.js';
 import type { ChattyIo } from './realtime/types.js';
 import { SigningKeys, StartupError } from './auth/signing-keys.js';
 import { openStore } from './store/open-store.js';
-import type { Store } from './store/store.js';
-import { Subscriptions } from './channels/subscriptions.js';
+import type { SharedLog, Store } from './store/store.js';
+import { applyChange, Subscriptions } from './channels/subscriptions.js';
 
 export interface ChattyServer {
   readonly config: Config;
@@ -58,8 +58,10 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
   checkConfigRules(config);
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
-  if (config.redisUrl) throw new StartupError('Invalid configuration: REDIS_URL: multi-node mode is not supported by this version yet; unset it');
-  const store = options.store ?? openStore(config.databaseUrl);
+  // many nodes (contract §9): they share the PostgreSQL log, and each tails it (event-log/log-tail.ts)
+  const clustered = config.redisUrl !== undefined;
+  const store = options.store ?? openStore(config.databaseUrl, { shared: clustered });
+  const sharedLog = clustered ? asSharedLog(store) : undefined;
   // what start-up has made so far, undone in reverse if a later step throws
   const undo: (() => Promise<void> | void)[] = [() => store.close()];
   try {
@@ -86,6 +88,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       logger,
       metrics,
       clock,
+      ...(sharedLog ? { shared: sharedLog } : {}),
     });
     const presence = new LocalPresence();
     let draining = false;
@@ -119,9 +122,11 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       ...(options.replayPageSize !== undefined ? { replayPageSize: options.replayPageSize } : {}),
     });
     undo.push(() => sockets.close());
-    await eventLog.start(sockets.deliver);
+    await eventLog.start(sockets.deliver, (entry) => {
+      if (entry.change.type === 'subscriptions') for (const change of entry.change.changes) applyChange(sockets.membership, change);
+    });
     undo.push(() => eventLog.stop());
-    const subscriptions = new Subscriptions(store, sockets.membership, config.limits.maxSubscriptionPairs);
+    const subscriptions = new Subscriptions(store, sockets.membership, config.limits.maxSubscriptionPairs, sharedLog ? () => eventLog.catchUp() : undefined);
     app = createApp({
       config,
       logger,
@@ -151,7 +156,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
           httpServer.listen(config.port, config.host, () => {
             httpServer.off('error', reject);
             const address = httpServer.address() as AddressInfo;
-            logger.info({ host: address.address, port: address.port, store: config.databaseUrl.split(':')[0] }, 'chatty listening');
+            logger.info({ host: address.address, port: address.port, store: config.databaseUrl.split(':')[0], nodeId: config.nodeId, clustered }, 'chatty listening');
             resolve(address);
           });
         }),
@@ -170,4 +175,13 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
         })()),
     };
   }
+}
+
+/** The store as the log several nodes share; only the PostgreSQL store is one. */
+function asSharedLog(store: Store): SharedLog {
+  const log = store as Partial<SharedLog>;
+  if (typeof log.entriesAfter !== 'function' || typeof log.listen !== 'function') {
+    throw new StartupError('Invalid configuration: REDIS_URL: many nodes need the PostgreSQL store, which they share');
+  }
+  return log as SharedLog;
 }

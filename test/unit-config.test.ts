@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -53,6 +54,10 @@ describe('unit: loadConfig (contract §8)', () => {
     ['DATABASE_URL sqlite memory', { DATABASE_URL: 'sqlite::memory:' }, { databaseUrl: 'sqlite::memory:' }],
     ['DATABASE_URL postgres', { DATABASE_URL: 'postgres://u:p@db/chatty' }, { databaseUrl: 'postgres://u:p@db/chatty' }],
     ['REDIS_URL', { REDIS_URL: 'redis://localhost:6379' }, { redisUrl: 'redis://localhost:6379' }],
+    ['REDIS_PREFIX default', {}, { redisPrefix: 'chatty' }],
+    ['REDIS_PREFIX', { REDIS_PREFIX: 'staging:chatty-2' }, { redisPrefix: 'staging:chatty-2' }],
+    ['NODE_ID', { NODE_ID: 'node-a.eu-1' }, { nodeId: 'node-a.eu-1' }],
+    ['NODE_ID default: host name and pid', {}, { nodeId: `${os.hostname()}-${process.pid}` }],
     ['MAX_REQ_SIZE 100kb', { MAX_REQ_SIZE: '100kb' }, { maxRequestBytes: 100 * 1024 }],
     ['MAX_REQ_SIZE 2mb', { MAX_REQ_SIZE: '2mb' }, { maxRequestBytes: 2 * 1024 * 1024 }],
     ['TOKEN_TTL 15m', { TOKEN_TTL: '15m' }, { tokenTtlSeconds: 900 }],
@@ -108,6 +113,12 @@ describe('unit: loadConfig (contract §8)', () => {
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
     ['DATABASE_URL', { DATABASE_URL: './data/chatty.db' }],
     ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],
+    ['REDIS_URL', { REDIS_URL: 'redis://localhost:6379' }],
+    ['REDIS_URL', { REDIS_URL: 'redis://localhost:6379', DATABASE_URL: 'sqlite::memory:' }],
+    ['REDIS_URL', { REDIS_URL: 'redis://localhost:6379', DATABASE_URL: 'postgres://db/chatty', EVENT_LOG: 'off' }],
+    ['REDIS_PREFIX', { REDIS_PREFIX: 'has space' }],
+    ['REDIS_PREFIX', { REDIS_PREFIX: 'x'.repeat(65) }],
+    ['NODE_ID', { NODE_ID: 'a/b' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: '*' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'null' }],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://a.example,*' }],

@@ -25,6 +25,12 @@ export function checkConfigRules(config: Config): Config {
     const password = passwordSchema.safeParse(config.admin.password);
     if (!password.success) refuse('ADMIN_PASSWORD', password.error.issues[0]!.message);
   }
+  if (config.redisUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+      refuse('REDIS_URL', 'many nodes share one PostgreSQL database, and SQLite is one process\'s: set DATABASE_URL=postgres://… or unset REDIS_URL');
+    }
+    if (config.eventLog !== 'durable') refuse('REDIS_URL', 'nodes deliver through the shared event log: EVENT_LOG=off is for one process');
+  }
   return config;
 }
 

@@ -7,7 +7,7 @@ import { ChattyError } from '../errors.js';
 import { IDEMPOTENCY_WINDOW_MS, type EventLog } from '../event-log/event-log.js';
 import { parseMethod, type MethodQuery, type NotifyMode } from './method-query.js';
 import type { Metrics } from '../metrics.js';
-import type { AddFlag, LoggedNotification, Store } from '../store/store.js';
+import { IdempotencyKeyTaken, type AddFlag, type LoggedNotification, type Store } from '../store/store.js';
 
 const NOTIFY_MODES: readonly NotifyMode[] = ['channels', 'channels-efficient', 'users'];
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -105,8 +105,17 @@ export class Notifications {
     if (pending) return { notification: (await pending).notification, repeated: true };
     // registered before the first await, so a concurrent repeat always finds it
     const attempt = (async (): Promise<NotifyResult> => {
-      const earlier = await this.store.findByIdempotencyKey(key, this.clock.now() - IDEMPOTENCY_WINDOW_MS);
-      return earlier ? { notification: earlier, repeated: true } : this.accepted(await append(key));
+      const since = this.clock.now() - IDEMPOTENCY_WINDOW_MS;
+      const earlier = await this.store.findByIdempotencyKey(key, since);
+      if (earlier) return { notification: earlier, repeated: true };
+      try {
+        return this.accepted(await append(key));
+      } catch (error) {
+        // another node committed the same key since the look-up: that one is the answer
+        const taken = error instanceof IdempotencyKeyTaken ? await this.store.findByIdempotencyKey(key, since) : undefined;
+        if (taken) return { notification: taken, repeated: true };
+        throw error;
+      }
     })();
     this.inFlight.set(key, attempt);
     try {

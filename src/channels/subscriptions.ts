@@ -53,6 +53,11 @@ export class Subscriptions {
     private readonly membership: Membership,
     /** The most (user, channel) pairs one request may change (MAX_SUBSCRIPTION_PAIRS). */
     private readonly maxPairs: number,
+    /**
+     * Many nodes: the store logs each change with its commit, and every node (this one too) moves
+     * its sockets when its tail of the log reaches it; this waits for this node's tail.
+     */
+    private readonly throughLog?: () => Promise<void>,
   ) {}
 
   async change(action: SubscriptionAction, method: unknown, document: unknown): Promise<SubscriptionChange> {
@@ -80,7 +85,13 @@ export class Subscriptions {
 
   private async commitAndMove(changes: StoredChange[]): Promise<number[]> {
     const counts = await this.store.changeSubscriptions(changes);
-    for (const { users, channels, action } of changes) this.membership.apply(users, channels, action === 'subscribe' ? 'join' : 'leave');
+    if (this.throughLog) await this.throughLog().catch(() => {});
+    else for (const change of changes) applyChange(this.membership, change);
     return counts;
   }
+}
+
+/** Moves the live sockets of a committed change. */
+export function applyChange(membership: Membership, { users, channels, action }: StoredChange): void {
+  membership.apply(users, channels, action === 'subscribe' ? 'join' : 'leave');
 }

@@ -8,18 +8,25 @@
  * The log also remembers the last events it delivered, so a reconnecting socket can finish its
  * replay and join its rooms in one synchronous step, with no gap and no duplicate (see
  * realtime/admission.ts).
+ *
+ * On many nodes (a shared log, contract §9) a node does not deliver its own commits: its tail of the
+ * log delivers every node's events, and applies every node's changes, in id order (log-tail.ts).
+ * A commit here wakes the tail and waits for it before the callers hear back.
  */
 import type { EventLogMode } from '../../config.js';
 import type { Clock, ClockTimer } from '../time/clock.js';
 import { nextTurn } from '../time/timers.js';
 import { GroupCommit } from './group-commit.js';
+import { LogTail } from './log-tail.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { IDEMPOTENCY_WINDOW_MS, type EventId, type LoggedEvent, type NewEvent, type Store } from '../store/store.js';
+import { IDEMPOTENCY_WINDOW_MS, type EventId, type LoggedChange, type LoggedEvent, type NewEvent, type SharedLog, type Store } from '../store/store.js';
 
 export { IDEMPOTENCY_WINDOW_MS };
 
 export type Deliver = (event: LoggedEvent) => void;
+/** Applies a change another node (or this one) logged: moves sockets, reloads the key ring. */
+export type ApplyChange = (change: LoggedChange) => void;
 
 const PRUNE_CHUNK = 1000;
 
@@ -35,6 +42,7 @@ export class EventLog {
   private pruneTimer: ClockTimer | undefined;
   private stopped = false;
   private pruning = false;
+  private tail: LogTail | undefined;
 
   constructor(
     private readonly store: Store,
@@ -46,15 +54,41 @@ export class EventLog {
       logger: Logger;
       metrics: Metrics;
       clock: Clock;
+      /** Many nodes: the log they share, which this node tails. */
+      shared?: SharedLog;
     },
   ) {}
 
-  /** Starts after the store has migrated: learns the last id and begins pruning. */
-  async start(deliver: Deliver): Promise<void> {
+  /**
+   * Starts after the store has migrated: learns the last id, begins tailing the shared log (on
+   * many nodes, where `applyChange` applies the changes it holds) and pruning.
+   */
+  async start(deliver: Deliver, applyChange: ApplyChange = () => {}): Promise<void> {
     this.deliver = deliver;
     this.delivered = await this.store.lastEventId();
+    if (this.options.shared) {
+      const tail = new LogTail(
+        this.options.shared,
+        (entry) => {
+          if (entry.kind !== 'change') return this.deliverOne(entry);
+          this.delivered = entry.id;
+          applyChange(entry);
+        },
+        this.options,
+      );
+      await tail.start(this.delivered);
+      this.tail = tail;
+    }
     const every = Math.min(Math.max(this.options.historyTtlMs / 10, 1000), 60_000);
     this.schedulePrune(every);
+  }
+
+  /**
+   * Many nodes: resolves once this node has applied every entry committed to the shared log
+   * before the call (a change another node answered, say). At once on a single node.
+   */
+  async catchUp(): Promise<void> {
+    await this.tail?.catchUp();
   }
 
   /** The id of the last event handed to delivery; every event up to it has been emitted. */
@@ -99,6 +133,7 @@ export class EventLog {
     this.stopped = true;
     this.pruneTimer?.cancel();
     await this.drain();
+    await this.tail?.stop();
   }
 
   private schedulePrune(every: number): void {
@@ -141,16 +176,24 @@ export class EventLog {
       timer();
     }
     this.options.metrics.logBatchSize.observe(events.length);
-    for (const event of logged) {
-      this.remember(event);
-      try {
-        this.deliver(event);
-      } catch (error) {
-        // the event is durable; a delivery bug must not lose the ack or stop the batch
-        this.options.logger.error({ err: error, eventId: event.id }, 'delivery failed');
-      }
+    if (this.tail) {
+      // the tail delivers them, in their place among the other nodes' entries; if it cannot read
+      // the log now, it will on its next wake-up: the events are durable, the callers hear back
+      await this.tail.catchUp().catch(() => {});
+      return logged;
     }
+    for (const event of logged) this.deliverOne(event);
     return logged;
+  }
+
+  private deliverOne(event: LoggedEvent): void {
+    this.remember(event);
+    try {
+      this.deliver(event);
+    } catch (error) {
+      // the event is durable; a delivery bug must not lose the ack or stop the batch
+      this.options.logger.error({ err: error, eventId: event.id }, 'delivery failed');
+    }
   }
 
   /** Whether events are stored: without the log there is no replay, idempotency or chat. */

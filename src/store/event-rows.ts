@@ -3,12 +3,12 @@
  * messages table), turned into events the same way.
  */
 import type { NotifyMode } from '../channels/method-query.js';
-import type { AddFlag, ChatMessage, LoggedEvent, StoredEvent } from './store.js';
+import type { AddFlag, ChatMessage, ClusterChange, LogEntry, LoggedEvent, StoredEvent } from './store.js';
 
 export interface EventRow {
   [column: string]: unknown;
   id: number;
-  kind: 'notify' | 'chat';
+  kind: 'notify' | 'chat' | 'change';
   created_at: number;
   event: string | null;
   attributes: string | null;
@@ -73,6 +73,12 @@ export function storedEventOf(c: EventCells): StoredEvent {
     add: addFlags ? (addFlags.split(',') as AddFlag[]) : [],
     ...(idempotencyKey !== null ? { idempotencyKey } : {}),
   };
+}
+
+/** An entry of the shared log: an event, or a change logged by a node of the cluster. */
+export function entryOfRow(row: EventRow): LogEntry {
+  if (row.kind === 'change') return { kind: 'change', id: row.id, change: JSON.parse(row.attributes!) as ClusterChange, createdAt: row.created_at };
+  return eventOfRow(row);
 }
 
 export function eventOfRow(row: EventRow): LoggedEvent {

@@ -95,4 +95,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, channel)
   );
   `,
+  `
+  -- Many nodes (contract §9): subscription changes and key-ring writes are entries of the log too,
+  -- so that every node applies them in their place among the events.
+  ALTER TABLE events DROP CONSTRAINT events_kind_check;
+  ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind IN ('notify', 'chat', 'change'));
+  `,
 ];

@@ -30,12 +30,15 @@ import type {
   PageRequest,
   ReadPosition,
   RoomCursor,
+  ClusterChange,
+  LogEntry,
+  SharedLog,
   Store,
   StoredEvent,
   SubscriptionChange,
 } from './store.js';
-import { IDEMPOTENCY_WINDOW_MS } from './store.js';
-import { EVENT_COLUMNS, cellsOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
+import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken } from './store.js';
+import { EVENT_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
 
 /**
  * Advisory locks, as (namespace, lock) pairs: the namespace keeps them apart from any other
@@ -86,12 +89,30 @@ const PRUNE = `
   )
   SELECT count(*) AS removed FROM gone`;
 
-export class PostgresStore implements Store {
+/** The channel on which every commit to the log wakes the tails of the cluster's nodes. */
+const LOG_CHANNEL = 'chatty_log';
+/** How long the listening connection waits before connecting again after it broke. */
+const RELISTEN_MS = 1000;
+
+export interface PostgresStoreOptions {
+  /**
+   * Several nodes share the database (contract §9): subscription changes and key-ring writes are
+   * logged, and every commit to the log is announced on LOG_CHANNEL.
+   */
+  shared?: boolean;
+}
+
+export class PostgresStore implements Store, SharedLog {
   private readonly pool: pg.Pool;
   private closing: Promise<void> | undefined;
+  private readonly shared: boolean;
 
   /** @param databaseUrl `postgres://…` or `postgresql://…`, optionally with `?pool_size=` */
-  constructor(databaseUrl: string) {
+  constructor(
+    private readonly databaseUrl: string,
+    options: PostgresStoreOptions = {},
+  ) {
+    this.shared = options.shared ?? false;
     this.pool = new pg.Pool(poolOptions(databaseUrl));
     // An idle connection that breaks (server restart, network cut) is reported here and dropped
     // by the pool; the next query opens a new one or fails as `unavailable`. Without a listener
@@ -182,7 +203,8 @@ export class PostgresStore implements Store {
          ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
         [keys.map((k) => k.id), keys.map((k) => k.secret), keys.map((k) => k.createdAt), keys.map((k) => k.expiresAt)],
       );
-    }, `BEGIN; SELECT ${lockSql('keyRing')}`);
+      if (this.shared) await this.logChanges(query, [{ type: 'keys' }]);
+    }, this.shared ? `BEGIN; SELECT ${lockSql('keyRing')}, ${lockSql('eventLog')}` : `BEGIN; SELECT ${lockSql('keyRing')}`);
   }
 
   /**
@@ -224,8 +246,9 @@ export class PostgresStore implements Store {
             : await query('DELETE FROM subscriptions WHERE user_id = ANY($1::text[]) AND channel = ANY($2::text[])', [users, channels]);
         counts.push(result.rowCount ?? 0);
       }
+      if (this.shared) await this.logChanges(query, [{ type: 'subscriptions', changes }]);
       return counts;
-    });
+    }, this.shared ? `BEGIN; SELECT ${lockSql('eventLog')}` : 'BEGIN');
   }
 
   async subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]> {
@@ -276,8 +299,8 @@ export class PostgresStore implements Store {
    */
   async appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]> {
     if (events.length === 0) return [];
+    const keyed = events.filter((e) => e.kind === 'notify' && e.idempotencyKey !== undefined) as { idempotencyKey: string; createdAt: number }[];
     return this.transaction(async (query) => {
-      const keyed = events.filter((e) => e.kind === 'notify' && e.idempotencyKey !== undefined) as { idempotencyKey: string; createdAt: number }[];
       if (keyed.length > 0) {
         // a key still honoured is never taken: inserting it again fails on the unique index
         await query(
@@ -290,8 +313,66 @@ export class PostgresStore implements Store {
       const ids = rows.map((r) => r.id).sort((a, b) => a - b);
       const logged = events.map((event, i): LoggedEvent => ({ ...event, id: ids[i]! }));
       await query(INSERT_BATCH, batchColumns(logged));
+      if (this.shared) await query(`SELECT pg_notify('${LOG_CHANNEL}', '')`);
       return logged;
-    }, `BEGIN; SELECT ${lockSql('eventLog')}`);
+    }, `BEGIN; SELECT ${lockSql('eventLog')}`).catch((error: unknown) => {
+      // another node took the key since the caller looked it up: the caller answers as a repeat
+      const key = takenKey(error, keyed);
+      throw key === undefined ? error : new IdempotencyKeyTaken(key);
+    });
+  }
+
+  /** Logs cluster changes in the transaction (which holds the log's lock) and wakes the tails. */
+  private async logChanges(query: Query, changes: readonly ClusterChange[]): Promise<void> {
+    const now = Date.now();
+    await query(
+      `INSERT INTO events (id, kind, created_at, attributes)
+       SELECT nextval('event_ids'), 'change', $1, c FROM unnest($2::text[]) WITH ORDINALITY AS t(c, n) ORDER BY n`,
+      [now, changes.map((change) => JSON.stringify(change))],
+    );
+    await query(`SELECT pg_notify('${LOG_CHANNEL}', '')`);
+  }
+
+  async entriesAfter(afterId: EventId, limit: number): Promise<LogEntry[]> {
+    const { rows } = await this.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id WHERE e.id > $1 ORDER BY e.id LIMIT $2`, [
+      afterId,
+      limit,
+    ]);
+    return rows.map(entryOfRow);
+  }
+
+  async listen(onCommit: () => void): Promise<() => Promise<void>> {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const next = new pg.Client(poolOptions(this.databaseUrl));
+      const reconnect = () => {
+        if (stopped || client !== next) return;
+        client = undefined;
+        next.end().catch(() => {});
+        retry = setTimeout(() => void connect().catch(reconnect), RELISTEN_MS);
+      };
+      next.on('error', reconnect);
+      next.on('end', reconnect);
+      next.on('notification', () => onCommit());
+      client = next;
+      try {
+        await next.connect();
+        await next.query(`LISTEN ${LOG_CHANNEL}`);
+      } catch (error) {
+        reconnect();
+        throw error;
+      }
+      // whatever was committed while nobody listened
+      onCommit();
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await client?.end().catch(() => {});
+    };
   }
 
   async eventIdsFor(cursors: readonly RoomCursor[], untilId: EventId, limit: number): Promise<Map<RoomName, EventId[]>> {
@@ -497,4 +578,9 @@ function keyOfRow(r: { id: string; secret: string; created_at: number; expires_a
   return { id: r.id, secret: r.secret, createdAt: r.created_at, expiresAt: r.expires_at };
 }
 
-
+/** The idempotency key of `keyed` whose unique index `error` is a violation of, if it is one. */
+function takenKey(error: unknown, keyed: readonly { idempotencyKey: string }[]): string | undefined {
+  const e = error as { code?: string; constraint?: string; detail?: string };
+  if (e.code !== '23505' || e.constraint !== 'events_idempotency_key_key') return undefined;
+  return keyed.find((k) => e.detail?.includes(k.idempotencyKey))?.idempotencyKey ?? keyed[0]?.idempotencyKey;
+}

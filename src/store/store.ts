@@ -61,6 +61,45 @@ export type LoggedNotification = NewNotification & { readonly id: EventId };
 export type ChatMessage = NewChatMessage & { readonly id: EventId };
 
 /**
+ * A change every node of a cluster applies to its own sockets when its tail of the log reaches it
+ * (contract §9): logged with the commit that made it, so that it takes its place among the events.
+ */
+export type ClusterChange =
+  | { readonly type: 'subscriptions'; readonly changes: readonly SubscriptionChange[] }
+  /** The key ring changed: read it again. */
+  | { readonly type: 'keys' };
+export interface LoggedChange {
+  readonly kind: 'change';
+  readonly id: EventId;
+  readonly change: ClusterChange;
+  readonly createdAt: number;
+}
+/** What a node tailing the shared log reads: events and changes, in id order. */
+export type LogEntry = LoggedEvent | LoggedChange;
+
+/**
+ * The log as several nodes share it (the PostgreSQL store in cluster mode): subscription changes
+ * and key-ring writes are logged too, and every commit to the log wakes every node's tail.
+ */
+export interface SharedLog {
+  /** Entries with `afterId < id`, in id order, at most `limit`. */
+  entriesAfter(afterId: EventId, limit: number): Promise<LogEntry[]>;
+  /**
+   * Calls `onCommit` whenever any node commits to the log, and once after each reconnect of the
+   * listening connection (a commit meanwhile went unheard). Resolves once listening; the function
+   * it resolves with stops listening.
+   */
+  listen(onCommit: () => void): Promise<() => Promise<void>>;
+}
+
+/** An idempotency key another request (on another node) took first: answer as a repeat. */
+export class IdempotencyKeyTaken extends Error {
+  constructor(readonly key: string) {
+    super('idempotency key already taken');
+  }
+}
+
+/**
  * A log entry as replay reads it: a notification keeps its attributes as the JSON text they were
  * stored as, so that replay sends them on without parsing and encoding them again.
  */

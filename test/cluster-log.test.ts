@@ -1,0 +1,152 @@
+/**
+ * Many nodes, one ordered log (contract §9 guarantees 1–3; issue 25): three real nodes as separate
+ * `node bin/www` processes on one fresh PostgreSQL database, with sockets on other nodes than the
+ * HTTP calls. Nothing here sleeps to wait for propagation: tests wait for the event, with a timeout,
+ * and prove an absence with a later marker event (delivered in id order, it comes after).
+ */
+import { expect } from 'chai';
+import { doc, type ApiResponse } from './helpers/http.js';
+import { startCluster, type TestCluster, type TestNode } from './helpers/cluster.js';
+import { requirePostgres } from './helpers/postgres.js';
+import { requireBuild } from './helpers/server-process.js';
+import { closeAllSockets, connect, type Received, type TestSocket } from './helpers/sockets.js';
+
+/** The log ids of the notifications named `event` a socket received, in the order received. */
+function idsOf(socket: TestSocket, event: string, which: 'all' | 'beforeReady' = 'all'): number[] {
+  const readyAt = socket.received.findIndex((r) => r.event === 'ready');
+  const list = which === 'beforeReady' ? socket.received.slice(0, readyAt) : socket.received;
+  return list.filter((r: Received) => r.event === event).map((r) => (r.args[1] as { id: number }).id);
+}
+
+function accepted(res: ApiResponse): number {
+  expect(res.status, JSON.stringify(res.body)).to.equal(202);
+  return Number(res.body.data.id);
+}
+
+describe('many nodes: one ordered log tailed by every node (contract §9, issue 25)', function () {
+  this.timeout(60_000);
+  requirePostgres();
+  let cluster: TestCluster;
+  let a: TestNode;
+  let b: TestNode;
+  let c: TestNode;
+
+  before(async function () {
+    this.timeout(60_000);
+    requireBuild();
+    cluster = await startCluster(3);
+    [a, b, c] = cluster.nodes as [TestNode, TestNode, TestNode];
+  });
+  after(async () => {
+    closeAllSockets();
+    await cluster?.stop();
+  });
+  afterEach(() => closeAllSockets());
+
+  const open = (node: TestNode, user: string, lastEventId?: number) =>
+    connect(node.url, { token: cluster.token(user), ...(lastEventId !== undefined ? { lastEventId } : {}) }, { timeoutMs: 10_000 });
+  const notify = async (node: TestNode, method: string, event: string, attributes: Record<string, unknown> = {}, headers?: Record<string, string>) =>
+    accepted(await cluster.api(node).post(`/control/notify?method=${method}`, { event, attributes }, { headers }));
+  const subscribe = async (node: TestNode, users: string, ...resources: [string, string][]) => {
+    const res = await cluster.api(node).post(`/control/subscription/subscribe?method=users:${users}`, doc(...resources));
+    expect(res.status, JSON.stringify(res.body)).to.be.oneOf([200, 201]);
+  };
+  const unsubscribe = async (node: TestNode, users: string, ...resources: [string, string][]) => {
+    const res = await cluster.api(node).post(`/control/subscription/unsubscribe?method=users:${users}`, doc(...resources));
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+  };
+
+  it('applies a subscribe answered by A to a socket on C before a notify sent through B right after', async () => {
+    const alice = await open(c, 'g2-alice');
+    for (let round = 1; round <= 5; round++) {
+      await subscribe(a, 'g2-alice', ['posts', `g2-${round}`]);
+      const id = await notify(b, `channels:posts-g2-${round}`, 'changed', { round });
+      const [[, meta]] = (await alice.waitFor('changed', round)).slice(-1) as [[unknown, { id: number; origin: string }]];
+      expect(meta).to.include({ id, origin: `posts-g2-${round}` });
+    }
+    // and the other way: unsubscribed through B, a notify through A right after does not reach C
+    await unsubscribe(b, 'g2-alice', ['posts', 'g2-1']);
+    await notify(a, 'channels:posts-g2-1', 'changed', { after: 'unsubscribe' });
+    const marker = await notify(b, 'users:g2-alice', 'marker');
+    await alice.waitFor('marker');
+    expect(idsOf(alice, 'changed')).to.have.length(5);
+    expect(idsOf(alice, 'marker')).to.deep.equal([marker]);
+  });
+
+  it('delivers concurrent notifies through all three nodes to sockets on every node, each once, in id order', async () => {
+    await subscribe(a, 'g1-a,g1-b,g1-c', ['rooms', 'g1']);
+    const sockets = await Promise.all([open(a, 'g1-a'), open(b, 'g1-b'), open(c, 'g1-c'), open(c, 'g1-a')]);
+    const PER_NODE = 40;
+    const ids = (
+      await Promise.all(
+        [a, b, c].map(async (node) => {
+          const mine: number[] = [];
+          // several requests in flight on each node: they share group commits, which interleave across nodes
+          await Promise.all(Array.from({ length: 4 }, async (_, lane) => {
+            for (let i = lane; i < PER_NODE; i += 4) mine.push(await notify(node, 'channels:rooms-g1', 'burst', { node: node.id, i }));
+          }));
+          return mine;
+        }),
+      )
+    ).flat();
+    expect(new Set(ids).size, 'ids are unique across the cluster').to.equal(3 * PER_NODE);
+    const expected = [...ids].sort((x, y) => x - y);
+    for (const socket of sockets) {
+      await socket.waitFor('burst', expected.length, 15_000);
+      expect(idsOf(socket, 'burst'), `socket of ${socket.ready.userId}`).to.deep.equal(expected);
+    }
+  });
+
+  it('delivers chat sent on one node to members on the others', async () => {
+    await subscribe(b, 'g5-alice,g5-bob', ['rooms', 'g5']);
+    const bob = await open(a, 'g5-bob');
+    const alice = await open(c, 'g5-alice');
+    const sent = await bob.call('chat:send', { channel: 'rooms-g5', body: 'hello from A' });
+    expect(sent.ok, JSON.stringify(sent)).to.equal(true);
+    const [[message]] = (await alice.waitFor('chat:message')) as [[{ id: number; body: string; from: string }]];
+    expect(message).to.include({ body: 'hello from A', from: 'g5-bob' });
+    const direct = await alice.call('chat:send', { to: 'g5-bob', body: 'psst' });
+    expect(direct.ok, JSON.stringify(direct)).to.equal(true);
+    await bob.waitFor('chat:message', 2);
+  });
+
+  it('replays to a socket reconnecting on another node exactly what it missed, wherever it was accepted', async () => {
+    await subscribe(c, 'g3-alice', ['posts', 'g3']);
+    const witness = await open(b, 'g3-alice');
+    const first = await open(a, 'g3-alice');
+    await notify(b, 'channels:posts-g3', 'seen', {});
+    await first.waitFor('seen');
+    first.close();
+    const L0 = idsOf(first, 'seen').at(-1)!;
+    const missed: number[] = [];
+    for (let i = 0; i < 12; i++) missed.push(await notify([a, b, c][i % 3]!, i % 2 ? 'channels:posts-g3' : 'users:g3-alice', 'missed', { i }));
+    await witness.waitFor('missed', missed.length);
+    const back = await open(c, 'g3-alice', L0);
+    expect(idsOf(back, 'missed', 'beforeReady')).to.deep.equal(missed);
+    expect(back.ready.replayed).to.equal(missed.length);
+    // and live again on C: the next one arrives once, after ready
+    const next = await notify(a, 'channels:posts-g3', 'missed', { live: true });
+    await back.waitFor('missed', missed.length + 1);
+    expect(idsOf(back, 'missed')).to.deep.equal([...missed, next]);
+  });
+
+  it('honours an idempotency key sent to every node at once: one notification', async () => {
+    const alice = await open(c, 'g4-alice');
+    // several keys, each sent to the three nodes together: every look-up finds nothing, and all but
+    // one append of each key meet the one another node committed first
+    const keys = Array.from({ length: 6 }, (_, k) => `g4-${Date.now()}-${k}`);
+    const answers = await Promise.all(
+      keys.map((key) => Promise.all([a, b, c].map((node) => cluster.api(node).post('/control/notify?method=users:g4-alice', { event: 'once', attributes: { key } }, { headers: { 'Idempotency-Key': key } })))),
+    );
+    const ids = answers.map((sent) => {
+      const named = sent.map(accepted);
+      expect(new Set(named).size, 'every answer names the same notification').to.equal(1);
+      expect(sent.filter((res) => res.headers.get('idempotent-replayed') === 'true')).to.have.length(2);
+      return named[0]!;
+    });
+    const marker = await notify(b, 'users:g4-alice', 'marker');
+    await alice.waitFor('marker');
+    expect(idsOf(alice, 'once')).to.deep.equal([...ids].sort((x, y) => x - y));
+    expect(idsOf(alice, 'marker')).to.deep.equal([marker]);
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * A cluster for tests (contract §9): `count` real nodes, each `node bin/www` in its own process on
+ * its own port, sharing one fresh PostgreSQL database, one Redis and one fresh `REDIS_PREFIX`,
+ * started together (so their migrations and key-ring seeding race, as a real roll-out's do).
+ *
+ *   const cluster = await startCluster(3);
+ *   const [a, b, c] = cluster.nodes;
+ *   await cluster.api(a).post('/control/subscription/subscribe?method=users:alice', doc(['posts', '1']));
+ *   afterEach(() => cluster.stop());
+ */
+import crypto from 'node:crypto';
+import { client } from './http.js';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { signToken } from './server.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
+
+/** The shared Redis: multi-node mode is switched on by REDIS_URL (each run has its own prefix). */
+export const REDIS_URL = process.env.CHATTY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface TestNode extends ServerProcess {
+  readonly id: string;
+}
+
+export interface TestCluster {
+  readonly nodes: readonly TestNode[];
+  readonly db: TestDatabase;
+  readonly secret: string;
+  /** A user's token, valid an hour, signed with the seeded secret. */
+  token(user: string): string;
+  /** The control API of `node`, as the app server (role `service`). */
+  api(node: TestNode): ReturnType<typeof client>;
+  /** Kills every node and drops the database. */
+  stop(): Promise<void>;
+}
+
+export async function startCluster(count: number, env: Record<string, string> = {}): Promise<TestCluster> {
+  const db = await createTestDatabase();
+  const secret = crypto.randomBytes(32).toString('hex');
+  const prefix = `chatty-test-${crypto.randomBytes(4).toString('hex')}`;
+  const nodes: TestNode[] = [];
+  const stop = async () => {
+    await Promise.all(
+      nodes.map(async (node) => {
+        if (node.running) node.proc.kill('SIGKILL');
+        await node.exited;
+      }),
+    );
+    await db.drop();
+  };
+  try {
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, async (_, i) => {
+        const id = `node-${String.fromCharCode(97 + i)}`;
+        const node = await startServerProcess({ DATABASE_URL: db.url, REDIS_URL, REDIS_PREFIX: prefix, NODE_ID: id, JWT_SECRET: secret, ...env });
+        nodes.push(Object.assign(node, { id }));
+      }),
+    );
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  nodes.sort((x, y) => x.id.localeCompare(y.id));
+  const serviceToken = signToken(secret, 'app-server', { role: 'service', expiresIn: 3600 });
+  return {
+    nodes,
+    db,
+    secret,
+    token: (user) => signToken(secret, user, { expiresIn: 3600 }),
+    api: (node) => client(node.url, serviceToken),
+    stop,
+  };
+}
