@@ -122,9 +122,11 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       ...(options.replayPageSize !== undefined ? { replayPageSize: options.replayPageSize } : {}),
     });
     undo.push(() => sockets.close());
-    await eventLog.start(sockets.deliver, (entry) => {
-      if (entry.change.type === 'subscriptions') for (const change of entry.change.changes) applyChange(sockets.membership, change);
+    await eventLog.start(sockets.deliver, async (entry) => {
+      if (entry.change.type === 'keys') return keys.reload();
+      for (const change of entry.change.changes) applyChange(sockets.membership, change);
     });
+    if (sharedLog) keys.syncWith(() => eventLog.catchUp());
     undo.push(() => eventLog.stop());
     const subscriptions = new Subscriptions(store, sockets.membership, config.limits.maxSubscriptionPairs, sharedLog ? () => eventLog.catchUp() : undefined);
     app = createApp({

@@ -7,7 +7,7 @@ import { ChattyError } from '../errors.js';
 import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from './key-ring.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
-import { signToken, verifyToken, type Principal, type Role, type VerifyResult } from './tokens.js';
+import { signToken, tokenHeader, verifyToken, type Principal, type Role, type VerifyResult } from './tokens.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { runAt, type ScheduledRun } from '../time/timers.js';
 import { VerifiedTokens } from './verified-tokens.js';
@@ -25,6 +25,8 @@ export class SigningKeys {
   private rotation: Promise<unknown> = Promise.resolve();
   private retireListeners: ((keyId: KeyId) => void)[] = [];
   private readonly verified = new VerifiedTokens();
+  /** Many nodes: brings this node up to date with the shared log, key-ring changes included. */
+  private sync: (() => Promise<void>) | undefined;
 
   private constructor(
     private current: KeyRing,
@@ -61,6 +63,42 @@ export class SigningKeys {
       logger.warn('JWT_SECRET differs from the persisted key ring and is ignored: rotate through PUT /auth/update-jwt-secret');
     }
     return new SigningKeys(ring, store, logger, clock);
+  }
+
+  /**
+   * Many nodes: `sync` applies what the shared log holds, another node's rotation among it. Then a
+   * token is signed only once this node knows every rotation answered before, and a token naming a
+   * key this node does not know yet is checked again once it has caught up.
+   */
+  syncWith(sync: () => Promise<void>): void {
+    this.sync = sync;
+  }
+
+  /** Resolves once every key-ring change answered anywhere before the call is applied here. */
+  async upToDate(): Promise<void> {
+    await this.sync?.();
+  }
+
+  /**
+   * Reads the ring again (another node changed it): signs with its current key from now on, and
+   * announces at once the keys that are no longer valid (a rotation with no grace period).
+   */
+  async reload(now = this.clock.now()): Promise<void> {
+    const before = this.current.valid(now);
+    this.current = new KeyRing(await this.store.listKeys());
+    const valid = new Set(this.current.valid(now).map((key) => key.id));
+    for (const key of this.current.valid(now)) this.watch(key);
+    for (const key of before) if (!valid.has(key.id)) this.retire(key.id);
+  }
+
+  /** {@link verify}, after catching up with the shared log when the token names a key this node does not know. */
+  async verifyFresh(token: string | undefined | null): Promise<VerifyResult> {
+    const result = this.verify(token);
+    if (result.ok || !this.sync || !token) return result;
+    const kid = tokenHeader(token)?.kid;
+    if (typeof kid !== 'string' || this.current.find(kid, this.clock.now())) return result;
+    await this.sync().catch(() => {});
+    return this.verify(token);
   }
 
   /** Verifies a token, answering from the cache of recently verified tokens when it can. */
@@ -121,6 +159,13 @@ export class SigningKeys {
     this.retirements.clear();
   }
 
+  private retire(keyId: KeyId): void {
+    this.retirements.get(keyId)?.cancel();
+    this.retirements.delete(keyId);
+    this.logger.info({ keyId }, 'key retired');
+    for (const listener of this.retireListeners) listener(keyId);
+  }
+
   /** Arms (or re-arms) the timer that announces a replaced key's retirement. */
   private watch(key: SigningKey): void {
     if (key.expiresAt === null) return;
@@ -129,13 +174,10 @@ export class SigningKeys {
       key.id,
       runAt(
         key.expiresAt,
-        () => {
-          this.retirements.delete(key.id);
-          this.logger.info({ keyId: key.id }, 'key retired');
-          for (const listener of this.retireListeners) listener(key.id);
-        },
+        () => this.retire(key.id),
         this.clock,
       ),
     );
   }
 }
+

@@ -59,6 +59,18 @@ export function verifyToken(token: string | undefined | null, ring: KeyRing, now
   return { ok: false, code: 'token_invalid' };
 }
 
+/** A token's header, parsed, not verified; undefined when it is not a JSON object. */
+export function tokenHeader(token: string): { alg?: unknown; kid?: unknown; crit?: unknown } | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null && !Array.isArray(header) ? header : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The keys that may have signed `token`, from its header alone: the one its `kid` names, or every
  * valid key when it has none. Empty for a malformed header, an `alg` other than HS256, or a `crit`
@@ -66,15 +78,8 @@ export function verifyToken(token: string | undefined | null, ring: KeyRing, now
  * (RFC 7515 §4.1.11).
  */
 function candidateKeys(token: string, ring: KeyRing, now: number): SigningKey[] {
-  const dot = token.indexOf('.');
-  if (dot <= 0) return [];
-  let header: { alg?: unknown; kid?: unknown; crit?: unknown };
-  try {
-    header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
-  } catch {
-    return [];
-  }
-  if (typeof header !== 'object' || header === null || header.alg !== 'HS256' || 'crit' in header) return [];
+  const header = tokenHeader(token);
+  if (!header || header.alg !== 'HS256' || 'crit' in header) return [];
   if (header.kid === undefined) return ring.valid(now);
   const key = typeof header.kid === 'string' ? ring.find(header.kid, now) : undefined;
   return key ? [key] : [];

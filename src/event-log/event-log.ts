@@ -26,7 +26,7 @@ export { IDEMPOTENCY_WINDOW_MS };
 
 export type Deliver = (event: LoggedEvent) => void;
 /** Applies a change another node (or this one) logged: moves sockets, reloads the key ring. */
-export type ApplyChange = (change: LoggedChange) => void;
+export type ApplyChange = (change: LoggedChange) => void | Promise<void>;
 
 const PRUNE_CHUNK = 1000;
 
@@ -72,7 +72,7 @@ export class EventLog {
         (entry) => {
           if (entry.kind !== 'change') return this.deliverOne(entry);
           this.delivered = entry.id;
-          applyChange(entry);
+          return applyChange(entry);
         },
         this.options,
       );

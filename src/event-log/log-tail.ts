@@ -30,8 +30,8 @@ export class LogTail {
 
   constructor(
     private readonly log: SharedLog,
-    /** Applies one entry; entries come in id order, each once. */
-    private readonly apply: (entry: LogEntry) => void,
+    /** Applies one entry; entries come in id order, each once, the next after this one's promise. */
+    private readonly apply: (entry: LogEntry) => void | Promise<void>,
     private readonly options: { logger: Logger; clock: Clock },
   ) {}
 
@@ -85,7 +85,7 @@ export class LogTail {
       for (const entry of entries) {
         if (this.stopped) return;
         try {
-          this.apply(entry);
+          await this.apply(entry);
         } catch (error) {
           // the entry is durable; one that cannot be applied must not stop the ones after it
           this.options.logger.error({ err: error, entryId: entry.id }, 'applying a log entry failed');

@@ -109,12 +109,18 @@ export function authRoutes({ config, accounts, keys, auth, logger }: AuthRouteDe
           audit(logger, 'login_failed', { username, address: req.ip, reason: 'invalid_credentials' }, 'login failed');
           return next(invalidCredentials());
         }
-        const now = keys.clock.now();
-        // the account's own spelling: a login as ALICE is alice
-        const token = keys.sign({ sub: account.username, role: account.role }, config.tokenTtlSeconds, now);
-        const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
-        res.cookie('jwt', token, { ...cookie, expires: expiresAt });
-        send(res, 200, serialize.tokens({ token, expiresAt: expiresAt.toISOString() }));
+        // on many nodes, with the key a rotation answered on another node has just made current
+        keys
+          .upToDate()
+          .then(() => {
+            const now = keys.clock.now();
+            // the account's own spelling: a login as ALICE is alice
+            const token = keys.sign({ sub: account.username, role: account.role }, config.tokenTtlSeconds, now);
+            const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
+            res.cookie('jwt', token, { ...cookie, expires: expiresAt });
+            send(res, 200, serialize.tokens({ token, expiresAt: expiresAt.toISOString() }));
+          })
+          .catch(next);
       } catch (thrown) {
         next(thrown);
       }

@@ -46,11 +46,12 @@ export function createPassport(keys: SigningKeys, accounts: Accounts) {
         // our rules first (kid, every valid key, sub and role); passport-jwt then checks the
         // signature with the key that matched. The cache makes this once per token.
         secretOrKeyProvider: (req: Request, token: string, done: (error: unknown, secret?: string) => void) => {
-          const result = keys.verify(token);
-          if (!result.ok) return done(new ChattyError(result.code, undefined, undefined, BEARER));
-          req.principal = result.principal;
-          // a KeyObject, which jsonwebtoken takes though passport-jwt's types say string
-          done(null, keys.secretOf(result.principal.keyId) as KeyObject as unknown as string);
+          keys.verifyFresh(token).then((result) => {
+            if (!result.ok) return done(new ChattyError(result.code, undefined, undefined, BEARER));
+            req.principal = result.principal;
+            // a KeyObject, which jsonwebtoken takes though passport-jwt's types say string
+            done(null, keys.secretOf(result.principal.keyId) as KeyObject as unknown as string);
+          }, done);
         },
         algorithms: ['HS256'],
         // tokens.ts has checked nbf, with the clock skew it allows for iat: jsonwebtoken allows none

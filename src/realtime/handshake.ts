@@ -90,8 +90,8 @@ function connectError(code: ErrorCode, message: string = ERRORS[code].title): Er
 
 /** The Socket.IO middleware that admits only handshakes with a valid token. */
 export function authenticateHandshake(keys: SigningKeys) {
-  return (socket: ChattySocket, next: (error?: Error) => void): void => {
-    const result = keys.verify(handshakeToken(socket.handshake));
+  return async (socket: ChattySocket, next: (error?: Error) => void): Promise<void> => {
+    const result = await keys.verifyFresh(handshakeToken(socket.handshake));
     if (!result.ok) return next(connectError(result.code));
     const lastEventId = handshakeLastEventId(socket.handshake);
     if (lastEventId === null) return next(connectError('invalid_parameter', 'lastEventId must be a non-negative integer'));

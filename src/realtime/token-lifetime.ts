@@ -36,7 +36,7 @@ export function armExpiry(socket: ChattySocket, clock: Clock): void {
 export function refreshHandler(keys: SigningKeys, clock: Clock): Handler {
   return async (socket, payload) => {
     const { token } = parsePayload('refresh', payload);
-    const result = keys.verify(token);
+    const result = await keys.verifyFresh(token);
     if (!result.ok) throw new ChattyError(result.code);
     const current = socket.data.principal;
     const next = result.principal;

@@ -12,7 +12,8 @@ import crypto from 'node:crypto';
 import { client } from './http.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { signToken } from './server.js';
-import { startServerProcess, type ServerProcess } from './server-process.js';
+import { requireBuild, startServerProcess, type ServerProcess } from './server-process.js';
+import { closeAllSockets } from './sockets.js';
 
 /** The shared Redis: multi-node mode is switched on by REDIS_URL (each run has its own prefix). */
 export const REDIS_URL = process.env.CHATTY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -70,5 +71,29 @@ export async function startCluster(count: number, env: Record<string, string> = 
     token: (user) => signToken(secret, user, { expiresIn: 3600 }),
     api: (node) => client(node.url, serviceToken),
     stop,
+  };
+}
+
+/**
+ * Mocha hooks for a suite on one cluster: started before its tests (after `requirePostgres`),
+ * stopped after them; every test's sockets are closed after it.
+ */
+export function useCluster(count: number): { readonly cluster: TestCluster } {
+  let cluster: TestCluster | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    requireBuild();
+    cluster = await startCluster(count);
+  });
+  after(async () => {
+    closeAllSockets();
+    await cluster?.stop();
+  });
+  afterEach(() => closeAllSockets());
+  return {
+    get cluster() {
+      if (!cluster) throw new Error('the cluster is not started yet: read it in a hook or a test');
+      return cluster;
+    },
   };
 }

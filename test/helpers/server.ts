@@ -106,7 +106,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   try {
     const config = loadConfig(env);
     chatty = await createChatty(config, {
-      ...(options.wrapStore ? { store: options.wrapStore(openStore(config.databaseUrl)) } : {}),
+      ...(options.wrapStore ? { store: options.wrapStore(openStore(config.databaseUrl, { shared: config.redisUrl !== undefined })) } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.replayPageSize !== undefined ? { replayPageSize: options.replayPageSize } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
