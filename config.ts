@@ -37,6 +37,8 @@ export interface Config {
   readonly redisPrefix: string;
   /** This node's name in logs, metrics and `/readyz`. */
   readonly nodeId: string;
+  /** Many nodes: how long a node's sockets keep counting as online after its last heartbeat. */
+  readonly nodeTimeoutMs: number;
   /** Request body limit in bytes. */
   readonly maxRequestBytes: number;
   readonly corsOrigins: readonly string[];
@@ -123,6 +125,7 @@ export const ALIASES = {
   REDIS_URL: ['REDIS_URL'],
   REDIS_PREFIX: ['REDIS_PREFIX'],
   NODE_ID: ['NODE_ID'],
+  NODE_TIMEOUT: ['NODE_TIMEOUT'],
   MAX_REQ_SIZE: ['MAX_REQ_SIZE', 'DEV_MAX_REQ_SIZE'],
   CORS_ORIGINS: ['CORS_ORIGINS'],
   TOKEN_TTL: ['TOKEN_TTL'],
@@ -277,6 +280,8 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1–128 letters, digits or _ . : -')
     .optional(),
+  // at most 20 s: with a sweep every third of it, a dead node's users are offline within 30 s (§9)
+  NODE_TIMEOUT: duration(ms('20s'), '20s').default(ms('15s')),
   MAX_REQ_SIZE: z
     .string()
     .default('1mb')
@@ -367,6 +372,7 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
     redisUrl: v.REDIS_URL,
     redisPrefix: v.REDIS_PREFIX,
     nodeId: v.NODE_ID ?? `${os.hostname()}-${process.pid}`,
+    nodeTimeoutMs: v.NODE_TIMEOUT,
     maxRequestBytes: v.MAX_REQ_SIZE,
     corsOrigins: Object.freeze(v.CORS_ORIGINS),
     tokenTtlSeconds: Math.ceil(v.TOKEN_TTL / 1000),

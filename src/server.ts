@@ -19,6 +19,8 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Notifications } from './channels/notifications.js';
 import { LocalPresence } from './realtime/presence.js';
+import { connectClusterRedis } from './realtime/cluster-redis.js';
+import { RedisPresence } from './realtime/redis-presence.js';
 import { createSocketServer } from './realtime/socket-server.js';
 import type { ChattyIo } from './realtime/types.js';
 import { SigningKeys, StartupError } from './auth/signing-keys.js';
@@ -90,7 +92,20 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       clock,
       ...(sharedLog ? { shared: sharedLog } : {}),
     });
-    const presence = new LocalPresence();
+    // many nodes: presence counted in Redis, volatile broadcasts through Socket.IO's Redis adapter
+    const redis = clustered ? connectClusterRedis(config.redisUrl!, config.redisPrefix, logger) : undefined;
+    if (redis) undo.push(() => redis.close());
+    let announceOffline: (users: string[]) => void = () => {};
+    const presence = redis
+      ? new RedisPresence(redis.commands, {
+          prefix: config.redisPrefix,
+          nodeId: config.nodeId,
+          nodeTimeoutMs: config.nodeTimeoutMs,
+          clock,
+          logger,
+          onOffline: (users) => announceOffline(users),
+        })
+      : new LocalPresence();
     let draining = false;
 
     // the app is built after Socket.IO, which must attach first to own /socket.io/ requests
@@ -120,8 +135,14 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       trustProxy: config.trustProxy,
       clock,
       ...(options.replayPageSize !== undefined ? { replayPageSize: options.replayPageSize } : {}),
+      ...(redis ? { adapter: redis.adapter } : {}),
     });
     undo.push(() => sockets.close());
+    announceOffline = (users) => sockets.announceOffline(users);
+    if (presence instanceof RedisPresence) {
+      await presence.start();
+      undo.push(() => presence.stop());
+    }
     await eventLog.start(sockets.deliver, async (entry) => {
       if (entry.change.type === 'keys') return keys.reload();
       for (const change of entry.change.changes) applyChange(sockets.membership, change);
@@ -172,6 +193,8 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
           // subscription changes already accepted are committed before the store closes
           await subscriptions.drain();
           await eventLog.stop();
+          if (presence instanceof RedisPresence) await presence.stop();
+          await redis?.close();
           await store.close();
           logger.info('chatty stopped');
         })()),

@@ -30,15 +30,9 @@ function accepted(res: ApiResponse): number {
 describe('many nodes: one ordered log tailed by every node (contract §9 guarantees 1–4, issue 25)', function () {
   this.timeout(60_000);
   requirePostgres();
-  const world = useCluster(3);
   let cluster: TestCluster;
-  let a: TestNode;
-  let b: TestNode;
-  let c: TestNode;
-  before(() => {
-    cluster = world.cluster;
-    [a, b, c] = cluster.nodes as [TestNode, TestNode, TestNode];
-  });
+  let a: TestNode, b: TestNode, c: TestNode;
+  useCluster(3, { started: (started, nodes) => ([cluster, [a, b, c]] = [started, nodes as [TestNode, TestNode, TestNode]]) });
 
   const open = (node: TestNode, user: string, lastEventId?: number) =>
     connect(node.url, { token: cluster.token(user), ...(lastEventId !== undefined ? { lastEventId } : {}) }, { timeoutMs: 10_000 });

@@ -1,6 +1,8 @@
 /**
  * Live delivery: turns a committed event into Socket.IO broadcasts. Each broadcast is encoded once
- * by Socket.IO and written to every socket of its rooms.
+ * by Socket.IO and written to every socket of its rooms on this node (`io.local`): on many nodes
+ * every node delivers the shared log to its own sockets, so a broadcast through the adapter would
+ * arrive once per node.
  */
 import { chatMessagePayload, chatRooms, notificationArgs, planNotify } from '../channels/delivery-plan.js';
 import type { Deliver } from '../event-log/event-log.js';
@@ -10,12 +12,12 @@ import type { ChattyIo } from './types.js';
 export function createDeliver(io: ChattyIo): Deliver {
   return (event) => {
     if (event.kind === 'chat') {
-      io.to(chatRooms(event)).emit('chat:message', chatMessagePayload(event));
+      io.local.to(chatRooms(event)).emit('chat:message', chatMessagePayload(event));
       return;
     }
     if (event.target.mode === 'channels-efficient') return deliverOnce(io, event);
     for (const emit of planNotify(event.target)) {
-      io.to(emit.rooms as string[]).emit(event.event, ...notificationArgs(event, emit.origin));
+      io.local.to(emit.rooms as string[]).emit(event.event, ...notificationArgs(event, emit.origin));
     }
   };
 }
@@ -43,7 +45,7 @@ function deliverOnce(io: ChattyIo, event: LoggedNotification): void {
     const args = notificationArgs(event, channel);
     if (!overlaps) {
       for (const id of members) reached.add(id);
-      io.to(channel).emit(event.event, ...args);
+      io.local.to(channel).emit(event.event, ...args);
       continue;
     }
     const remaining: string[] = [];
@@ -52,6 +54,6 @@ function deliverOnce(io: ChattyIo, event: LoggedNotification): void {
       reached.add(id);
       remaining.push(id);
     }
-    if (remaining.length > 0) io.to(remaining).emit(event.event, ...args);
+    if (remaining.length > 0) io.local.to(remaining).emit(event.event, ...args);
   }
 }

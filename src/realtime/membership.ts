@@ -33,7 +33,7 @@ export class Membership {
     this.sizes.forget(channels);
     for (const user of users) {
       this.versions[bucketOf(user)]!++;
-      const sockets = this.io.in(userRoom(user));
+      const sockets = this.io.local.in(userRoom(user));
       if (action === 'join') sockets.socketsJoin(rooms);
       else sockets.socketsLeave(rooms);
     }

@@ -52,6 +52,14 @@ export class PresenceSessions {
     }).catch((error: unknown) => this.logger.error({ err: error, userId }, 'presence update failed'));
   }
 
+  /**
+   * Announces `offline` for a user whose last sockets were on a node found dead (see
+   * redis-presence.ts), after the steps already queued for the user here.
+   */
+  goneElsewhere(userId: UserId, channels: readonly ChannelName[]): Promise<void> {
+    return this.serial(userId, () => this.announce(userId, channels, 'offline'));
+  }
+
   private async announce(userId: UserId, channels: readonly ChannelName[], status: 'online' | 'offline'): Promise<void> {
     const rooms = await this.policy.audience(userId, channels);
     // an empty room list would mean "everyone": never broadcast without rooms

@@ -6,12 +6,12 @@
 import type http from 'node:http';
 import type { Limits, TrustProxy } from '../../config.js';
 import type { Clock } from '../time/clock.js';
-import { Server } from 'socket.io';
+import { Server, type ServerOptions } from 'socket.io';
 import { corkWebSocketBatches } from './corked-frames.js';
 import type { Deliver, EventLog } from '../event-log/event-log.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { isValidName, keyRoom } from '../channels/names.js';
+import { isValidName, keyRoom, type UserId } from '../channels/names.js';
 import type { SigningKeys } from '../auth/signing-keys.js';
 import type { Store } from '../store/store.js';
 import { dispatcher, type Handler } from './acks.js';
@@ -44,6 +44,8 @@ export interface SocketServerDeps {
   clock: Clock;
   /** Tests: replay page size (default: admission's REPLAY_PAGE). */
   replayPageSize?: number;
+  /** Many nodes: the adapter that carries volatile broadcasts (typing, presence) to the other nodes. */
+  adapter?: ServerOptions['adapter'];
 }
 
 export interface SocketServer {
@@ -51,6 +53,8 @@ export interface SocketServer {
   membership: Membership;
   /** Emits a committed event to its rooms: the event log's delivery function. */
   deliver: Deliver;
+  /** Announces `offline` for users whose last sockets were on a node that died. */
+  announceOffline(users: readonly UserId[]): void;
   /** Closes every socket and stops accepting new ones. */
   close(): Promise<void>;
 }
@@ -61,6 +65,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   const { store, eventLog, keys, presence, metrics, logger, limits, clock } = deps;
   const trust = compileTrust(deps.trustProxy);
   const io: ChattyIo = new Server(httpServer, {
+    ...(deps.adapter ? { adapter: deps.adapter } : {}),
     serveClient: true,
     maxHttpBufferSize: 64 * 1024,
     cors: deps.corsOrigins.length > 0 ? { origin: [...deps.corsOrigins], credentials: true } : undefined,
@@ -80,8 +85,9 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
 
   keys.onRetire((keyId) => {
     // tell the sockets why before closing them, so a client can send its user back to log in
-    io.to(keyRoom(keyId)).emit('auth:expired', { reason: KEY_RETIRED });
-    io.in(keyRoom(keyId)).disconnectSockets(true);
+    // every node retires the key on its own (signing-keys.ts), so each closes its own sockets
+    io.local.to(keyRoom(keyId)).emit('auth:expired', { reason: KEY_RETIRED });
+    io.local.in(keyRoom(keyId)).disconnectSockets(true);
   });
 
   io.use(authenticateHandshake(keys));
@@ -151,11 +157,20 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     io,
     membership,
     deliver: createDeliver(io),
+    announceOffline(users) {
+      for (const userId of users) {
+        store
+          .channelsOf(userId)
+          .then((channels) => sessions.goneElsewhere(userId, channels))
+          .catch((error: unknown) => logger.error({ err: error, userId }, 'presence announcement failed'));
+      }
+    },
     async close() {
       // everyone is leaving at once: telling each about the others would be wasted frames
       closing = true;
       slowConsumers.stop();
-      io.disconnectSockets(true);
+      // this node's sockets only: on many nodes the others keep theirs
+      io.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };

@@ -9,6 +9,7 @@
  *   afterEach(() => cluster.stop());
  */
 import crypto from 'node:crypto';
+import { Redis } from 'ioredis';
 import { client } from './http.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { signToken } from './server.js';
@@ -17,6 +18,25 @@ import { closeAllSockets } from './sockets.js';
 
 /** The shared Redis: multi-node mode is switched on by REDIS_URL (each run has its own prefix). */
 export const REDIS_URL = process.env.CHATTY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+let redisReachable: Promise<string | undefined> | undefined;
+
+/** Resolves with why Redis cannot be used, or undefined when it can. Asked once per run. */
+export function redisProblem(): Promise<string | undefined> {
+  return (redisReachable ??= (async () => {
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+    redis.on('error', () => {});
+    try {
+      await redis.connect();
+      await redis.ping();
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    } finally {
+      redis.disconnect();
+    }
+  })());
+}
 
 export interface TestNode extends ServerProcess {
   readonly id: string;
@@ -75,25 +95,20 @@ export async function startCluster(count: number, env: Record<string, string> = 
 }
 
 /**
- * Mocha hooks for a suite on one cluster: started before its tests (after `requirePostgres`),
- * stopped after them; every test's sockets are closed after it.
+ * Mocha hooks for a suite on one cluster: started before its tests (after `requirePostgres`), handed
+ * to `started`, stopped after them; every test's sockets are closed after it.
  */
-export function useCluster(count: number): { readonly cluster: TestCluster } {
+export function useCluster(count: number, options: { env?: Record<string, string>; started: (cluster: TestCluster, nodes: TestNode[]) => void }): void {
   let cluster: TestCluster | undefined;
   before(async function () {
     this.timeout(60_000);
     requireBuild();
-    cluster = await startCluster(count);
+    cluster = await startCluster(count, options.env);
+    options.started(cluster, [...cluster.nodes]);
   });
   after(async () => {
     closeAllSockets();
     await cluster?.stop();
   });
   afterEach(() => closeAllSockets());
-  return {
-    get cluster() {
-      if (!cluster) throw new Error('the cluster is not started yet: read it in a hook or a test');
-      return cluster;
-    },
-  };
 }
