@@ -162,6 +162,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       subscriptions,
       readiness: [{ name: 'store', check: () => store.ping() }],
       isDraining: () => draining,
+      ...(redis ? { limitStore: (name: string) => redis.limitStore(name) } : {}),
     });
 
     let closing: Promise<void> | undefined;

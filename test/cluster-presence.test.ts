@@ -5,12 +5,12 @@
  * the decision not to announce, never by a sleep.
  */
 import { expect } from 'chai';
-import { doc } from './helpers/http.js';
+import { doc, expectJsonApiError, request } from './helpers/http.js';
 import { redisProblem, useCluster, type TestCluster, type TestNode } from './helpers/cluster.js';
 import { requirePostgres } from './helpers/postgres.js';
 import { connect, type TestSocket } from './helpers/sockets.js';
 
-describe('many nodes: presence, typing and receipts across nodes (contract §9, issue 26)', function () {
+describe('many nodes: presence, typing, receipts and limits across nodes (contract §9, issue 26)', function () {
   this.timeout(60_000);
   requirePostgres();
   before(async function () {
@@ -20,10 +20,11 @@ describe('many nodes: presence, typing and receipts across nodes (contract §9, 
     console.warn(`\n  Redis is not reachable (${problem}): skipping the presence cluster suite. Start redis-server, or set CHATTY_TEST_REDIS_URL.\n`);
     this.skip();
   });
-  // a short node timeout, so that a killed node's users go offline within the test's patience
+  // a short node timeout, so that a killed node's users go offline within the test's patience; small
+  // login and registration limits, to reach them through three nodes
   let cluster: TestCluster;
   let a: TestNode, b: TestNode, c: TestNode;
-  useCluster(3, { env: { NODE_TIMEOUT: '2s' }, started: (started, nodes) => ([cluster, [a, b, c]] = [started, nodes as [TestNode, TestNode, TestNode]]) });
+  useCluster(3, { env: { NODE_TIMEOUT: '2s', LOGIN_LIMIT: '3', REGISTER_LIMIT: '2' }, started: (started, nodes) => ([cluster, [a, b, c]] = [started, nodes as [TestNode, TestNode, TestNode]]) });
 
   const open = (node: TestNode, user: string) => connect(node.url, { token: cluster.token(user) }, { timeoutMs: 10_000 });
   const subscribe = async (users: string, ...resources: [string, string][]) => {
@@ -94,6 +95,19 @@ describe('many nodes: presence, typing and receipts across nodes (contract §9, 
     expect((await bob.call('chat:read', { channel: 'rooms-p3', messageId: message.id })).ok).to.equal(true);
     const [[receipt]] = (await alice.waitFor('chat:receipt')) as [[{ userId: string; messageId: number }]];
     expect(receipt).to.include({ userId: 'p3-bob', messageId: message.id });
+  });
+
+  it('counts failed logins and registrations for the whole cluster, not per node', async () => {
+    const PASSWORD = 'correct horse battery staple';
+    const register = (node: TestNode, username: string) => request('POST', `${node.url}/auth/register`, { username, password: PASSWORD });
+    expect((await register(a, 'p5-alice')).status).to.equal(201);
+    expect((await register(b, 'p5-bob')).status).to.equal(201);
+    // the third registration from this address, on a third node: over REGISTER_LIMIT=2
+    expectJsonApiError(await register(c, 'p5-carol'), 429, 'rate_limited');
+    const login = (node: TestNode, password: string) => request('POST', `${node.url}/auth/login`, { username: 'p5-alice', password });
+    for (const node of [a, b, c]) expectJsonApiError(await login(node, 'wrong password'), 401, 'invalid_credentials');
+    // three failures through three nodes: the fourth attempt is refused, even with the right password
+    expectJsonApiError(await login(a, PASSWORD), 429, 'rate_limited');
   });
 
   // last: it kills node C

@@ -15,7 +15,8 @@ import type { SigningKeys } from '../auth/signing-keys.js';
 import type { Store } from '../store/store.js';
 import type { Subscriptions } from '../channels/subscriptions.js';
 import { createPassport } from './authentication.js';
-import { authRoutes } from './auth-routes.js';
+import { authRoutes, type AuthLimit } from './auth-routes.js';
+import type { Store as RateLimitStore } from 'express-rate-limit';
 import { jsonBodies } from './body-parsing.js';
 import { controlRoutes } from './control-routes.js';
 import { errorHandler, notFound } from './error-handler.js';
@@ -35,6 +36,8 @@ export interface AppDeps {
   presence: PresenceTracker;
   readiness: readonly ReadinessCheck[];
   isDraining: () => boolean;
+  /** Many nodes: the login and registration limits counted for the whole cluster. */
+  limitStore?: (limit: AuthLimit) => RateLimitStore;
 }
 
 export const CONTENT_SECURITY_POLICY = {
@@ -77,7 +80,7 @@ export function createApp(deps: AppDeps): express.Express {
   const auth = createPassport(deps.keys, deps.accounts);
   app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining));
-  app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger }));
+  app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
   app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps));
   // the full set of security headers where a browser renders: the pages and their assets
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());

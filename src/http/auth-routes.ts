@@ -1,6 +1,6 @@
 /** `/auth/*` (contract §3): accounts, login cookie, token check and key rotation. */
 import { Router, type CookieOptions, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { ipKeyGenerator, rateLimit, type Options as RateLimitOptions } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Options as RateLimitOptions, type Store as RateLimitStore } from 'express-rate-limit';
 import { credentialsObject, parseCredentials, type Accounts } from '../auth/accounts.js';
 import type { Config } from '../../config.js';
 import { usernameSchema } from '../auth/credentials.js';
@@ -26,6 +26,8 @@ interface AuthRouteDeps {
   keys: SigningKeys;
   auth: ReturnType<typeof createPassport>;
   logger: Logger;
+  /** Many nodes: where a limit is counted for the whole cluster (default: in this process). */
+  limitStore?: (limit: AuthLimit) => RateLimitStore;
 }
 
 /** Login credentials whose username has the shape of one: at most 64 characters, so safe to key a limiter on and to log. */
@@ -46,25 +48,26 @@ export function loginAttemptKey(addressKey: string, username: string): string {
   return `${addressKey}|${username.toLowerCase()}`;
 }
 
-export function authRoutes({ config, accounts, keys, auth, logger }: AuthRouteDeps): Router {
+export function authRoutes({ config, accounts, keys, auth, logger, limitStore }: AuthRouteDeps): Router {
   const { limits } = config;
   const router = Router();
   const cookie: CookieOptions = { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, path: '/' };
 
-  // the limiters are this router's own (in memory), so every server counts for itself
-  const loginLimiter = limiter(logger, 'login_per_user', 'Too many failed logins; try again later', {
+  // in memory, each server counting for itself; on many nodes in Redis, counted for the cluster
+  const limiter = (name: AuthLimit, detail: string, options: LimiterOptions) => rateLimiter(logger, name, detail, options, limitStore?.(name));
+  const loginLimiter = limiter('login_per_user', 'Too many failed logins; try again later', {
     windowMs: LOGIN_WINDOW_MS,
     limit: limits.loginFailuresPerUser,
     skipSuccessfulRequests: true,
     keyGenerator: (req) => loginAttemptKey(ipKeyGenerator(req.ip ?? ''), (req as LoginRequest).attempt!.username),
   });
-  const loginIpLimiter = limiter(logger, 'login_per_address', 'Too many failed logins from this address; try again later', {
+  const loginIpLimiter = limiter('login_per_address', 'Too many failed logins from this address; try again later', {
     windowMs: LOGIN_WINDOW_MS,
     limit: limits.loginFailuresPerAddress,
     skipSuccessfulRequests: true,
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
   });
-  const registerLimiter = limiter(logger, 'register_per_address', 'Too many registrations from this address; try again later', {
+  const registerLimiter = limiter('register_per_address', 'Too many registrations from this address; try again later', {
     windowMs: REGISTER_WINDOW_MS,
     limit: limits.registerPerHour,
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
@@ -167,10 +170,17 @@ type LimiterOptions = Pick<RateLimitOptions, 'windowMs' | 'limit' | 'keyGenerato
  * an audit line naming the limit. A limit of 0 is no limiter at all (express-rate-limit would
  * refuse every request).
  */
-function limiter(logger: Logger, name: AuthLimit, detail: string, options: LimiterOptions): RequestHandler {
+function rateLimiter(logger: Logger, name: AuthLimit, detail: string, options: LimiterOptions, store: RateLimitStore | undefined): RequestHandler {
   if (options.limit === 0) return (_req, _res, next) => next();
   return rateLimit({
     ...options,
+    ...(store
+      ? {
+          store,
+          // a shared store out of reach (Redis down) lets requests through rather than refusing every login
+          passOnStoreError: true,
+        }
+      : {}),
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     handler: (req, _res, next, { windowMs }) => {

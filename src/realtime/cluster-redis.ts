@@ -10,6 +10,8 @@
  */
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import type { ClientRateLimitInfo, Options as RateLimitOptions, Store as RateLimitStore } from 'express-rate-limit';
 import type { ServerOptions } from 'socket.io';
 import type { Logger } from '../logger.js';
 
@@ -18,6 +20,8 @@ export interface ClusterRedis {
   readonly commands: Redis;
   /** Socket.IO's adapter, every key and channel under REDIS_PREFIX. */
   readonly adapter: ServerOptions['adapter'];
+  /** A rate limit counted in Redis for the whole cluster, under REDIS_PREFIX. */
+  limitStore(name: string): RateLimitStore;
   close(): Promise<void>;
 }
 
@@ -41,8 +45,29 @@ export function connectClusterRedis(url: string, prefix: string, logger: Logger)
   return {
     commands,
     adapter: createAdapter(pub, sub, { key: `${prefix}:socket.io` }),
+    limitStore: (name) =>
+      new ClusterLimitStore({
+        prefix: `${prefix}:limit:${name}:`,
+        sendCommand: (command: string, ...args: string[]) => commands.call(command, ...args) as Promise<RedisReply>,
+      }),
     async close() {
       await Promise.all([commands, pub, sub].map((client) => client.quit().catch(() => client.disconnect())));
     },
   };
+}
+
+/**
+ * rate-limit-redis loads its Lua script once, when the limiter starts; if Redis is unreachable then,
+ * the failed load would stand for good and the limit would never count again. This store starts
+ * anyway and loads the script again on the next request after a failure.
+ */
+class ClusterLimitStore extends RedisStore {
+  override async init(options: RateLimitOptions): Promise<void> {
+    await super.init(options).catch(() => {});
+  }
+
+  override async increment(key: string): Promise<ClientRateLimitInfo> {
+    this.incrementScriptSha = this.incrementScriptSha.catch(() => this.loadIncrementScript());
+    return super.increment(key);
+  }
 }
