@@ -41,7 +41,24 @@ export class Metrics {
     users: this.notifications.labels('users'),
   };
 
-  constructor() {
+  /** @param nodeId NODE_ID, a label on every series, so that a cluster's nodes can be told apart */
+  constructor(nodeId?: string) {
+    if (nodeId !== undefined) this.registry.setDefaultLabels({ node: nodeId });
     collectDefaultMetrics({ register: this.registry, prefix: 'chatty_' });
+  }
+
+  /**
+   * Many nodes: how far this node's tail of the shared log is behind, in entries (the newest
+   * committed id minus the newest delivered one), read when scraped.
+   */
+  measureTailLag(read: () => Promise<number>): void {
+    new Gauge({
+      name: 'chatty_log_tail_lag',
+      help: "Entries of the shared log committed but not yet delivered by this node's tail",
+      registers: [this.registry],
+      async collect() {
+        this.set(await read().catch(() => Number.NaN));
+      },
+    });
   }
 }

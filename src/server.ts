@@ -58,7 +58,9 @@ export interface ChattyOptions {
 export async function createChatty(config: Config, options: ChattyOptions = {}): Promise<ChattyServer> {
   // a configuration made in code (not by loadServerConfig) meets the same rules
   checkConfigRules(config);
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const baseLogger = options.logger ?? createLogger(config.logLevel);
+  // many nodes: every line says which node wrote it
+  const logger = config.redisUrl !== undefined ? baseLogger.child({ nodeId: config.nodeId }) : baseLogger;
   const clock = options.clock ?? systemClock;
   // many nodes (contract §9): they share the PostgreSQL log, and each tails it (event-log/log-tail.ts)
   const clustered = config.redisUrl !== undefined;
@@ -82,7 +84,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       await accounts.ensureAdmin(config.admin.username, config.admin.password);
       logger.info({ username: config.admin.username }, 'bootstrap admin ready');
     }
-    const metrics = new Metrics();
+    const metrics = new Metrics(config.nodeId);
     const eventLog = new EventLog(store, {
       mode: config.eventLog,
       historyTtlMs: config.historyTtlMs,
@@ -147,7 +149,10 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       if (entry.change.type === 'keys') return keys.reload();
       for (const change of entry.change.changes) applyChange(sockets.membership, change);
     });
-    if (sharedLog) keys.syncWith(() => eventLog.catchUp());
+    if (sharedLog) {
+      keys.syncWith(() => eventLog.catchUp());
+      metrics.measureTailLag(async () => Math.max(0, (await store.lastEventId()) - eventLog.deliveredThrough));
+    }
     undo.push(() => eventLog.stop());
     const subscriptions = new Subscriptions(store, sockets.membership, config.limits.maxSubscriptionPairs, sharedLog ? () => eventLog.catchUp() : undefined);
     app = createApp({
@@ -160,7 +165,10 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       presence,
       notifications: new Notifications(store, eventLog, metrics, clock),
       subscriptions,
-      readiness: [{ name: 'store', check: () => store.ping() }],
+      readiness: [
+        { name: 'store', check: () => store.ping() },
+        ...(redis ? [{ name: 'redis', check: () => redis.ping(), required: false }] : []),
+      ],
       isDraining: () => draining,
       ...(redis ? { limitStore: (name: string) => redis.limitStore(name) } : {}),
     });

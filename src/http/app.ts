@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const auth = createPassport(deps.keys, deps.accounts);
   app.use(apiHeaders);
-  app.use(opsRoutes(metrics, deps.readiness, deps.isDraining));
+  app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
   app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps));
   // the full set of security headers where a browser renders: the pages and their assets

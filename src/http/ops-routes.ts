@@ -4,10 +4,14 @@ import { ChattyError, toJsonApiError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { send } from './jsonapi.js';
 
-/** Each check throws when its dependency cannot answer. */
-export type ReadinessCheck = { name: string; check: () => Promise<void> };
+/**
+ * Each check throws when its dependency cannot answer. A dependency the node works without for a
+ * while (Redis, on many nodes: only typing and presence announcements pause) is `required: false`:
+ * named in the body, never a 503 (contract §9).
+ */
+export type ReadinessCheck = { name: string; check: () => Promise<void>; required?: boolean };
 
-export function opsRoutes(metrics: Metrics, checks: readonly ReadinessCheck[], isDraining: () => boolean): Router {
+export function opsRoutes(metrics: Metrics, checks: readonly ReadinessCheck[], isDraining: () => boolean, nodeId: string): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => send(res, 200, { meta: { status: 'ok' } }));
@@ -15,18 +19,20 @@ export function opsRoutes(metrics: Metrics, checks: readonly ReadinessCheck[], i
   router.get('/readyz', async (_req, res) => {
     const results: Record<string, string> = {};
     let ready = !isDraining();
-    for (const { name, check } of checks) {
-      try {
-        await check();
-        results[name] = 'ok';
-      } catch {
-        results[name] = 'unreachable';
-        ready = false;
-      }
-    }
-    if (ready) return send(res, 200, { meta: { status: 'ready', checks: results } });
+    await Promise.all(
+      checks.map(async ({ name, check, required = true }) => {
+        try {
+          await check();
+          results[name] = 'ok';
+        } catch {
+          results[name] = 'unreachable';
+          if (required) ready = false;
+        }
+      }),
+    );
+    if (ready) return send(res, 200, { meta: { status: 'ready', nodeId, checks: results } });
     const error = new ChattyError('unavailable', isDraining() ? 'The server is shutting down' : 'A dependency is unreachable');
-    send(res, error.status, { errors: [toJsonApiError(error)], meta: { checks: results } });
+    send(res, error.status, { errors: [toJsonApiError(error)], meta: { nodeId, checks: results } });
   });
 
   router.get('/metrics', async (_req, res) => {

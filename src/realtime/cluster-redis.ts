@@ -20,6 +20,8 @@ export interface ClusterRedis {
   readonly commands: Redis;
   /** Socket.IO's adapter, every key and channel under REDIS_PREFIX. */
   readonly adapter: ServerOptions['adapter'];
+  /** Resolves when Redis answers; rejects at once while it is unreachable. */
+  ping(): Promise<void>;
   /** A rate limit counted in Redis for the whole cluster, under REDIS_PREFIX. */
   limitStore(name: string): RateLimitStore;
   close(): Promise<void>;
@@ -45,6 +47,9 @@ export function connectClusterRedis(url: string, prefix: string, logger: Logger)
   return {
     commands,
     adapter: createAdapter(pub, sub, { key: `${prefix}:socket.io` }),
+    ping: async () => {
+      await commands.ping();
+    },
     limitStore: (name) =>
       new ClusterLimitStore({
         prefix: `${prefix}:limit:${name}:`,

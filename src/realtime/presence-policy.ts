@@ -17,10 +17,8 @@ import { dmParticipants, userRoom, type ChannelName, type ConversationName, type
 import type { Store } from '../store/store.js';
 import type { ChannelSizes } from './channel-sizes.js';
 import type { PresenceTracker } from './presence.js';
-import type { ChattyIo } from './types.js';
 
 export interface PresencePolicyDeps {
-  io: ChattyIo;
   store: Store;
   presence: PresenceTracker;
   sizes: ChannelSizes;
@@ -50,7 +48,7 @@ export class PresencePolicy {
    * the viewer is a member (subscribed, or a participant of the `dm:`).
    */
   async online(viewer: UserId, conversation: ConversationName): Promise<UserId[]> {
-    const { io, store, presence, sizes, queryLimit } = this.deps;
+    const { store, presence, sizes, queryLimit } = this.deps;
     const pair = dmParticipants(conversation);
     if (pair) {
       if ((await store.history(conversation, undefined, 1)).length === 0) {
@@ -62,8 +60,10 @@ export class PresencePolicy {
     if ((await sizes.atMost([conversation], queryLimit)).length === 0) {
       throw new ChattyError('validation_failed', `channel: presence:query answers for channels of at most ${queryLimit} subscribers (PRESENCE_QUERY_LIMIT)`);
     }
-    const sockets = await io.in(conversation).fetchSockets();
-    return [...new Set(sockets.map((s) => s.data.principal.sub))].sort();
+    // the members counted online anywhere (the tracker counts every node's sockets on many nodes)
+    const members = await store.subscribersOf(conversation, { size: queryLimit });
+    const counts = await presence.connectionsOf(members);
+    return members.filter((_, i) => counts[i]! > 0).sort();
   }
 }
 

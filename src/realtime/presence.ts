@@ -11,6 +11,8 @@ export interface PresenceTracker {
   /** Counts a closed socket; true when it was the user's last. */
   disconnected(userId: UserId): Promise<boolean>;
   connections(userId: UserId): Promise<number>;
+  /** `connections` of each user, in order. */
+  connectionsOf(userIds: readonly UserId[]): Promise<number[]>;
   /** Online users ordered by id, after `after`, at most `size`. */
   online(page: { after?: UserId; size: number }): Promise<{ userId: UserId; connections: number }[]>;
 }
@@ -37,6 +39,10 @@ export class LocalPresence implements PresenceTracker {
 
   async connections(userId: UserId): Promise<number> {
     return this.counts.get(userId) ?? 0;
+  }
+
+  async connectionsOf(userIds: readonly UserId[]): Promise<number[]> {
+    return userIds.map((userId) => this.counts.get(userId) ?? 0);
   }
 
   async online(page: { after?: UserId; size: number }): Promise<{ userId: UserId; connections: number }[]> {

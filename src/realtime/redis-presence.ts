@@ -169,6 +169,17 @@ export class RedisPresence implements PresenceTracker {
     return Number((await this.redis.hget(this.keys.total, userId)) ?? 0);
   }
 
+  /** From Redis; while it is unreachable, this node's own counts (a query should not wait for Redis). */
+  async connectionsOf(userIds: readonly UserId[]): Promise<number[]> {
+    if (userIds.length === 0) return [];
+    try {
+      return (await this.redis.hmget(this.keys.total, ...userIds)).map((count) => Number(count ?? 0));
+    } catch (error) {
+      this.unreachable(error);
+      return this.local.connectionsOf(userIds);
+    }
+  }
+
   async online(page: { after?: UserId; size: number }): Promise<{ userId: UserId; connections: number }[]> {
     const from = page.after === undefined ? '-' : `(${page.after}`;
     const users = await this.redis.zrangebylex(this.keys.online, from, '+', 'LIMIT', 0, page.size);

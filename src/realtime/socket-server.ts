@@ -78,7 +78,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   const channelSizes = new ChannelSizes(store, clock);
   const membership = new Membership(io, channelSizes);
   const users = new UserSockets(limits, clock);
-  const presencePolicy = new PresencePolicy({ io, store, presence, sizes: channelSizes, announceLimit: deps.presenceLimit, queryLimit: limits.presenceQueryLimit });
+  const presencePolicy = new PresencePolicy({ store, presence, sizes: channelSizes, announceLimit: deps.presenceLimit, queryLimit: limits.presenceQueryLimit });
   const sessions = new PresenceSessions(io, presence, presencePolicy, logger);
   const slowConsumers = new SlowConsumers(io, limits.socketBufferBytes, clock, logger);
   slowConsumers.start();

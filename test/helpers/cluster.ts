@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
 import { client } from './http.js';
-import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { createTestDatabase, viaHost, type TestDatabase } from './postgres.js';
 import { signToken } from './server.js';
 import { requireBuild, startServerProcess, type ServerProcess } from './server-process.js';
 import { closeAllSockets } from './sockets.js';
@@ -38,6 +38,20 @@ export function redisProblem(): Promise<string | undefined> {
   })());
 }
 
+/**
+ * Registers a `before` hook that skips the enclosing suite when Redis is unreachable (saying how to
+ * start it), or fails it when CI=true.
+ */
+export function requireRedis(): void {
+  before(async function () {
+    const problem = await redisProblem();
+    if (problem === undefined) return;
+    if (process.env.CI === 'true') throw new Error(`Redis is required in CI (CI=true) but unusable at ${new URL(REDIS_URL).host}: ${problem}`);
+    console.warn(`\n  Redis is not reachable at ${new URL(REDIS_URL).host} (${problem}): skipping the suites that need it. Start redis-server, or set CHATTY_TEST_REDIS_URL.\n`);
+    this.skip();
+  });
+}
+
 export interface TestNode extends ServerProcess {
   readonly id: string;
 }
@@ -54,7 +68,14 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(count: number, env: Record<string, string> = {}): Promise<TestCluster> {
+export interface ClusterOptions {
+  env?: Record<string, string>;
+  /** The nodes reach PostgreSQL through this address (a test's proxy) instead of directly. */
+  databaseVia?: { host: string; port: number };
+}
+
+export async function startCluster(count: number, options: ClusterOptions = {}): Promise<TestCluster> {
+  const env = options.env ?? {};
   const db = await createTestDatabase();
   const secret = crypto.randomBytes(32).toString('hex');
   const prefix = `chatty-test-${crypto.randomBytes(4).toString('hex')}`;
@@ -72,7 +93,8 @@ export async function startCluster(count: number, env: Record<string, string> = 
     const started = await Promise.allSettled(
       Array.from({ length: count }, async (_, i) => {
         const id = `node-${String.fromCharCode(97 + i)}`;
-        const node = await startServerProcess({ DATABASE_URL: db.url, REDIS_URL, REDIS_PREFIX: prefix, NODE_ID: id, JWT_SECRET: secret, ...env });
+        const databaseUrl = options.databaseVia ? viaHost(db.url, options.databaseVia.host, options.databaseVia.port) : db.url;
+        const node = await startServerProcess({ DATABASE_URL: databaseUrl, REDIS_URL, REDIS_PREFIX: prefix, NODE_ID: id, JWT_SECRET: secret, ...env });
         nodes.push(Object.assign(node, { id }));
       }),
     );
@@ -98,12 +120,21 @@ export async function startCluster(count: number, env: Record<string, string> = 
  * Mocha hooks for a suite on one cluster: started before its tests (after `requirePostgres`), handed
  * to `started`, stopped after them; every test's sockets are closed after it.
  */
-export function useCluster(count: number, options: { env?: Record<string, string>; started: (cluster: TestCluster, nodes: TestNode[]) => void }): void {
+export function useCluster(
+  count: number,
+  options: {
+    /** Read when the cluster starts (after the suite's own `before` hooks, which may start proxies). */
+    env?: Record<string, string> | (() => Record<string, string>);
+    databaseVia?: () => { host: string; port: number };
+    started: (cluster: TestCluster, nodes: TestNode[]) => void;
+  },
+): void {
   let cluster: TestCluster | undefined;
   before(async function () {
     this.timeout(60_000);
     requireBuild();
-    cluster = await startCluster(count, options.env);
+    const env = typeof options.env === 'function' ? options.env() : options.env;
+    cluster = await startCluster(count, { ...(env ? { env } : {}), ...(options.databaseVia ? { databaseVia: options.databaseVia() } : {}) });
     options.started(cluster, [...cluster.nodes]);
   });
   after(async () => {
