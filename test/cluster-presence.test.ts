@@ -76,7 +76,7 @@ describe('many nodes: presence, typing, receipts and limits across nodes (contra
     expect(await connections(b, 'p2-bob')).to.equal(1);
   });
 
-  it('carries typing and read receipts to members on the other nodes', async () => {
+  it('carries typing and read receipts to members on the other nodes; history and unread agree on every node', async () => {
     await subscribe('p3-alice,p3-bob', ['rooms', 'p3']);
     const alice = await open(a, 'p3-alice');
     const bob = await open(b, 'p3-bob');
@@ -89,6 +89,15 @@ describe('many nodes: presence, typing, receipts and limits across nodes (contra
     expect((await bob.call('chat:read', { channel: 'rooms-p3', messageId: message.id })).ok).to.equal(true);
     const [[receipt]] = (await alice.waitFor('chat:receipt')) as [[{ userId: string; messageId: number }]];
     expect(receipt).to.include({ userId: 'p3-bob', messageId: message.id });
+    // history, receipts and unread counts are the same whichever node a member asks
+    const carol = await open(c, 'p3-bob');
+    for (const asker of [alice, bob, carol]) {
+      const history = await asker.call('chat:history', { channel: 'rooms-p3' });
+      expect(history.messages.map((m: { id: number }) => m.id)).to.deep.equal([message.id]);
+      expect(history.receipts).to.deep.include({ 'p3-bob': message.id });
+    }
+    expect((await carol.call('chat:unread', {})).unread['rooms-p3']).to.equal(0);
+    expect((await alice.call('chat:unread', {})).unread['rooms-p3'] ?? 0).to.equal(0);
   });
 
   it('counts failed logins and registrations for the whole cluster, not per node', async () => {
