@@ -9,6 +9,8 @@
  *   POST /emit?rooms=a,b,c             io.to([a,b,c]).emit(...); 202                          (efficient)
  *   POST /notify                       parses the body, answers 202; emits nothing           (control path)
  * Sockets: no auth; each joins the rooms named in `handshake.auth.rooms`, then gets `ready`.
+ * With `REDIS_URL` (the cluster scenario): Socket.IO's Redis adapter under `REDIS_PREFIX`, so an
+ * emit on one baseline server reaches the sockets of all of them, as Socket.IO documents it.
  * IPC `bench:sqlite`: raw inserts of the subscription rows the subscribe scenario writes.
  */
 import Database from 'better-sqlite3';
@@ -17,6 +19,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 
 interface NotifyBody {
@@ -47,6 +51,11 @@ function startServer(port: number): void {
   const app = express();
   const server = http.createServer(app);
   const io = new Server(server);
+  if (process.env.REDIS_URL) {
+    const pub = new Redis(process.env.REDIS_URL);
+    const sub = pub.duplicate();
+    io.adapter(createAdapter(pub, sub, { key: `${process.env.REDIS_PREFIX ?? 'bench'}:socket.io` }));
+  }
   let nextId = 1;
 
   app.use(express.json({ type: ['application/json', 'application/vnd.api+json'], limit: '1mb' }));

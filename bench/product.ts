@@ -42,6 +42,8 @@ export interface ProductOptions {
   readonly prepareDatabase?: (file: string) => Promise<void>;
   /** `postgres`: a fresh PostgreSQL database (on BENCH_POSTGRES_URL's server), dropped at stop. Default SQLite. */
   readonly store?: 'sqlite' | 'postgres';
+  /** Another node of a cluster: the first node's PostgreSQL database and secret (dropped by the first). */
+  readonly joins?: Product;
 }
 
 /** The PostgreSQL server the bench makes its databases on: the machine's own, user postgres. */
@@ -79,11 +81,14 @@ export class Product {
 
   private constructor(
     readonly server: ServerProcess,
-    secret: string,
+    /** The secret its tokens are signed with, which another node of a cluster shares. */
+    readonly secret: string,
     private readonly dataDir: string,
     /** The server's SQLite file (unused on PostgreSQL). */
     readonly databaseFile: string,
     private readonly dropDatabase: () => Promise<void>,
+    /** The server's DATABASE_URL, which another node of a cluster shares. */
+    readonly databaseUrl: string,
   ) {
     this.signingKey = crypto.createSecretKey(Buffer.from(secret));
     this.serviceToken = this.token('bench-app-server', 'service');
@@ -94,7 +99,7 @@ export class Product {
     if (!fs.existsSync(path.join(PRODUCT_ROOT, 'dist', 'src', 'main.js'))) throw new Error(`${PRODUCT_ROOT}/dist does not exist: the product is not built yet`);
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatty-bench-product-'));
     const databaseFile = path.join(dataDir, 'bench.db');
-    const secret = crypto.randomBytes(36).toString('base64url'); // 48 characters
+    const secret = options.joins?.secret ?? crypto.randomBytes(36).toString('base64url'); // 48 characters
     const port = await freePort();
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -110,7 +115,8 @@ export class Product {
     };
     let dropDatabase = async () => {};
     try {
-      if (options.store === 'postgres') {
+      if (options.joins) env.DATABASE_URL = options.joins.databaseUrl;
+      else if (options.store === 'postgres') {
         const database = await freshPostgresDatabase();
         dropDatabase = database.drop;
         env.DATABASE_URL = database.url;
@@ -124,7 +130,7 @@ export class Product {
         port,
         memoryProbe: options.memoryProbe,
       });
-      return new Product(server, secret, dataDir, databaseFile, dropDatabase);
+      return new Product(server, secret, dataDir, databaseFile, dropDatabase, env.DATABASE_URL!);
     } catch (error) {
       fs.rmSync(dataDir, { recursive: true, force: true });
       await dropDatabase().catch(() => {});

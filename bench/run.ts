@@ -15,6 +15,7 @@ import { keptLogs, PROJECT_ROOT, stopAll } from './server-process.js';
 import type { RunContext, Scenario } from './scenario.js';
 import { channelsEfficient } from './scenarios/channels-efficient.js';
 import { chat } from './scenarios/chat.js';
+import { cluster } from './scenarios/cluster.js';
 import { connect } from './scenarios/connect.js';
 import { controlPath } from './scenarios/control-path.js';
 import { durability } from './scenarios/durability.js';
@@ -27,7 +28,7 @@ import { subscribeBig } from './scenarios/subscribe-big.js';
 import { machineBusySeconds, machineInfo, round, scenarioPass, targetText, type ScenarioResult } from './stats.js';
 
 /** In run order: chat compares itself with fan-out, so fan-out comes first. */
-const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, replay, subscribeBig, postgres];
+const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, replay, subscribeBig, postgres, cluster];
 
 const slug = (name: string) => name.replace(/\s+/g, '-').toLowerCase();
 

@@ -216,13 +216,13 @@ export function freePort(): Promise<number> {
 }
 
 /** The bare Socket.IO + Express baseline server (bench/baselines.ts) in its own process. */
-export async function startBaseline(label: string, options: { memoryProbe?: boolean } = {}): Promise<ServerProcess> {
+export async function startBaseline(label: string, options: { memoryProbe?: boolean; env?: Readonly<Record<string, string>> } = {}): Promise<ServerProcess> {
   const port = await freePort();
   return ServerProcess.start({
     label: `baseline-${label}`,
     args: ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'baselines.ts')],
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.homedir(), PORT: String(port), NODE_ENV: 'production' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.homedir(), PORT: String(port), NODE_ENV: 'production', ...options.env },
     port,
     memoryProbe: options.memoryProbe,
   });

@@ -85,6 +85,9 @@ for i = 1, #ARGV, 2 do
 end
 return 1`;
 
+/** How long start waits for the first connection to Redis before going on without it. */
+const START_WAIT_MS = 2000;
+
 interface PresenceCommands {
   presenceConnect(node: string, total: string, online: string, user: string): Promise<number>;
   presenceDisconnect(node: string, total: string, online: string, user: string): Promise<number>;
@@ -135,6 +138,16 @@ export class RedisPresence implements PresenceTracker {
   /** Takes over what an earlier run under this node id left, then heartbeats and sweeps. */
   async start(): Promise<void> {
     const { alive, total, online, nodePrefix } = this.keys;
+    // the connection is still being made at start: give it a moment before calling Redis unreachable
+    if (this.redis.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, START_WAIT_MS).unref();
+        this.redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     try {
       const offline = await this.redis.presenceSweep(alive, total, online, nodePrefix, this.options.nodeId);
       if (offline.length > 0) this.options.onOffline(offline);
