@@ -58,12 +58,12 @@ export interface ChattyOptions {
 export async function createChatty(config: Config, options: ChattyOptions = {}): Promise<ChattyServer> {
   // a configuration made in code (not by loadServerConfig) meets the same rules
   checkConfigRules(config);
-  const baseLogger = options.logger ?? createLogger(config.logLevel);
-  // many nodes: every line says which node wrote it
-  const logger = config.redisUrl !== undefined ? baseLogger.child({ nodeId: config.nodeId }) : baseLogger;
-  const clock = options.clock ?? systemClock;
   // many nodes (contract §9): they share the PostgreSQL log, and each tails it (event-log/log-tail.ts)
   const clustered = config.redisUrl !== undefined;
+  const baseLogger = options.logger ?? createLogger(config.logLevel);
+  // many nodes: every line says which node wrote it
+  const logger = clustered ? baseLogger.child({ nodeId: config.nodeId }) : baseLogger;
+  const clock = options.clock ?? systemClock;
   const store = options.store ?? openStore(config.databaseUrl, { shared: clustered });
   const sharedLog = clustered ? asSharedLog(store) : undefined;
   // what start-up has made so far, undone in reverse if a later step throws

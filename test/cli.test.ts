@@ -2,7 +2,6 @@
  * The command line (`chatty <command>`, bin/www on the compiled dist/): each command as a user runs
  * it, and bad arguments refused with exit 2 and one line, nothing on stdout.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,21 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { secretWeakness } from '../src/auth/secret-strength.js';
 import { client } from './helpers/http.js';
-import { requireBuild, startServerProcess, stopServerProcesses } from './helpers/server-process.js';
+import { requireBuild, runProcess, startServerProcess, stopServerProcesses } from './helpers/server-process.js';
 import { closeAllSockets, connect } from './helpers/sockets.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function chatty(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['bin/www', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const chatty = (args: string[], env: Record<string, string> = {}) => runProcess(process.execPath, ['bin/www', ...args], env);
 
 describe('the command line: chatty <command> (issue 28)', function () {
   this.timeout(30_000);

@@ -4,7 +4,6 @@
  * the shell line that mints the app server's token, the app server's calls, and the browser code,
  * whose reconnects must replay what it missed.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import { expect } from 'chai';
 import { io } from 'socket.io-client';
 import type { Socket } from 'socket.io-client';
 import { client } from './helpers/http.js';
-import { requireBuild, startServerProcess, stopServerProcesses } from './helpers/server-process.js';
+import { requireBuild, runProcess, startServerProcess, stopServerProcesses } from './helpers/server-process.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -27,17 +26,6 @@ function snippet(after: string, language: string): string {
   return block[1]!;
 }
 
-function run(command: string, args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', ...env } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
-    proc.stdin.end(input ?? '');
-  });
-}
 
 /** `promise`, or a failure naming `what` after `ms`. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -62,13 +50,13 @@ describe('the README quick start, verbatim (issue 28)', function () {
     const server = await startServerProcess(env);
     const local = (code: string) => code.replaceAll('http://localhost:3000', server.url);
 
-    const mint = await run('bash', ['-e'], env, `${snippet('Your app server calls Chatty with a `service` token', 'sh')}\necho "$CHATTY_TOKEN"\n`);
+    const mint = await runProcess('bash', ['-e'], env, `${snippet('Your app server calls Chatty with a `service` token', 'sh')}\necho "$CHATTY_TOKEN"\n`);
     expect(mint.code, mint.stderr).to.equal(0);
     const token = mint.stdout.trim().split('\n').at(-1)!;
     expect(token.split('.')).to.have.length(3);
 
     // the browser snippet, with Socket.IO's client as `io` and alice's token (her app server mints it)
-    const alice = (await run('node', ['bin/www', 'token', '--sub', 'alice'], env)).stdout.trim();
+    const alice = (await runProcess('node', ['bin/www', 'token', '--sub', 'alice'], env)).stdout.trim();
     const browser = new Function('io', 'token', `${local(snippet('In the browser', 'js'))}\nreturn { socket, lastEventId: () => lastEventId };`) as (
       ioClient: (url: string, options: object) => Socket,
       token: string,
@@ -81,7 +69,7 @@ describe('the README quick start, verbatim (issue 28)', function () {
     const appServer = path.join(dir, 'app-server.mjs');
     fs.writeFileSync(appServer, local(snippet('From your app server', 'js')));
     const updated = new Promise<[Record<string, unknown>, { id: number }]>((resolve) => page.socket.once('post:updated', (payload, meta) => resolve([payload, meta])));
-    const called = await run('node', [appServer], { CHATTY_TOKEN: token });
+    const called = await runProcess('node', [appServer], { CHATTY_TOKEN: token });
     expect(called.code, called.stderr).to.equal(0);
     const [payload, meta] = await within(updated, 10_000, 'the browser code did not get post:updated');
     expect(payload).to.deep.equal({ title: 'New title', origin: 'posts-12' });

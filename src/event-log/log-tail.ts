@@ -42,11 +42,6 @@ export class LogTail {
     this.schedulePoll();
   }
 
-  /** The id of the last entry applied. */
-  get through(): EventId {
-    return this.position;
-  }
-
   /**
    * Reads and applies every entry committed before the call. Rejects when the store cannot be
    * read (the tail tries again on the next wake-up or poll).

@@ -54,7 +54,7 @@ export class PresencePolicy {
       if ((await store.history(conversation, undefined, 1)).length === 0) {
         throw new ChattyError('not_member', `You have no conversation with "${partnerIn(conversation, viewer) ?? ''}" yet`);
       }
-      const counts = await Promise.all(pair.map((user) => presence.connections(user)));
+      const counts = await presence.connectionsOf(pair);
       return pair.filter((_, i) => counts[i]! > 0).sort();
     }
     if ((await sizes.atMost([conversation], queryLimit)).length === 0) {

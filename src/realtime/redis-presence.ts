@@ -76,8 +76,20 @@ for _, node in ipairs(nodes) do
 end
 return offline`;
 
-/** KEYS: node, total, online; ARGV: user, count, … (this node's own counts, put back). */
+/**
+ * KEYS: node, total, online; ARGV: user, count, … (this node's own counts). Takes this node's
+ * counts off the totals and puts its own in their place, in one step: a connect counted in between
+ * two steps would be counted twice.
+ */
 const RESTORE = `
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  if redis.call('HINCRBY', KEYS[2], entries[i], -tonumber(entries[i + 1])) <= 0 then
+    redis.call('HDEL', KEYS[2], entries[i])
+    redis.call('ZREM', KEYS[3], entries[i])
+  end
+end
+redis.call('DEL', KEYS[1])
 for i = 1, #ARGV, 2 do
   local user, count = ARGV[i], tonumber(ARGV[i + 1])
   redis.call('HSET', KEYS[1], user, count)
@@ -137,7 +149,6 @@ export class RedisPresence implements PresenceTracker {
 
   /** Takes over what an earlier run under this node id left, then heartbeats and sweeps. */
   async start(): Promise<void> {
-    const { alive, total, online, nodePrefix } = this.keys;
     // the connection is still being made at start: give it a moment before calling Redis unreachable
     if (this.redis.status !== 'ready') {
       await new Promise<void>((resolve) => {
@@ -148,34 +159,19 @@ export class RedisPresence implements PresenceTracker {
         });
       });
     }
-    try {
-      const offline = await this.redis.presenceSweep(alive, total, online, nodePrefix, this.options.nodeId);
-      if (offline.length > 0) this.options.onOffline(offline);
-    } catch (error) {
-      // Redis down at start: the node starts anyway, and takes over its id once Redis is back
-      this.unreachable(error);
-    }
+    // Redis down at start: the node starts anyway, and takes over its id once Redis is back
+    await this.orElse(() => this.sweep(this.options.nodeId), undefined);
     await this.beat();
   }
 
   async connected(userId: UserId): Promise<boolean> {
     await this.local.connected(userId);
-    try {
-      return (await this.redis.presenceConnect(this.keys.node, this.keys.total, this.keys.online, userId)) === 1;
-    } catch (error) {
-      this.unreachable(error);
-      return false;
-    }
+    return (await this.orElse(() => this.redis.presenceConnect(this.keys.node, this.keys.total, this.keys.online, userId), -1)) === 1;
   }
 
   async disconnected(userId: UserId): Promise<boolean> {
     await this.local.disconnected(userId);
-    try {
-      return (await this.redis.presenceDisconnect(this.keys.node, this.keys.total, this.keys.online, userId)) === 0;
-    } catch (error) {
-      this.unreachable(error);
-      return false;
-    }
+    return (await this.orElse(() => this.redis.presenceDisconnect(this.keys.node, this.keys.total, this.keys.online, userId), -1)) === 0;
   }
 
   async connections(userId: UserId): Promise<number> {
@@ -185,12 +181,8 @@ export class RedisPresence implements PresenceTracker {
   /** From Redis; while it is unreachable, this node's own counts (a query should not wait for Redis). */
   async connectionsOf(userIds: readonly UserId[]): Promise<number[]> {
     if (userIds.length === 0) return [];
-    try {
-      return (await this.redis.hmget(this.keys.total, ...userIds)).map((count) => Number(count ?? 0));
-    } catch (error) {
-      this.unreachable(error);
-      return this.local.connectionsOf(userIds);
-    }
+    const counts = await this.orElse(() => this.redis.hmget(this.keys.total, ...userIds), undefined);
+    return counts ? counts.map((count) => Number(count ?? 0)) : this.local.connectionsOf(userIds);
   }
 
   async online(page: { after?: UserId; size: number }): Promise<{ userId: UserId; connections: number }[]> {
@@ -204,37 +196,48 @@ export class RedisPresence implements PresenceTracker {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
-    const { alive, total, online, nodePrefix } = this.keys;
     // a node that stops takes its sockets with it (they were closed without announcements)
-    await this.redis.presenceSweep(alive, total, online, nodePrefix, this.options.nodeId).catch(() => {});
+    await this.sweep(this.options.nodeId).catch(() => {});
+  }
+
+  /**
+   * Takes the sockets of the nodes whose heartbeat expired (and of `nodes`, whatever theirs) off
+   * the totals, and announces the users who went offline with them.
+   */
+  private async sweep(...nodes: string[]): Promise<void> {
+    const { alive, total, online, nodePrefix } = this.keys;
+    const offline = await this.redis.presenceSweep(alive, total, online, nodePrefix, ...nodes);
+    if (offline.length > 0) this.options.onOffline(offline);
   }
 
   /** Heartbeat, then sweep the nodes whose heartbeat expired; again a third of the timeout later. */
   private async beat(): Promise<void> {
-    const { alive, total, online, nodePrefix } = this.keys;
-    try {
-      await this.redis.presenceHeartbeat(alive, this.options.nodeId, this.options.nodeTimeoutMs);
-      const offline = await this.redis.presenceSweep(alive, total, online, nodePrefix);
-      if (offline.length > 0) this.options.onOffline(offline);
-    } catch (error) {
-      this.unreachable(error);
-    }
+    await this.orElse(async () => {
+      await this.redis.presenceHeartbeat(this.keys.alive, this.options.nodeId, this.options.nodeTimeoutMs);
+      await this.sweep();
+    }, undefined);
     if (this.stopped) return;
     this.timer = this.options.clock.setTimeout(() => this.beat(), Math.max(100, Math.floor(this.options.nodeTimeoutMs / 3)));
   }
 
   private async restore(): Promise<void> {
     this.stale = false;
-    const { node, total, online, alive, nodePrefix } = this.keys;
-    try {
-      await this.redis.presenceSweep(alive, total, online, nodePrefix, this.options.nodeId);
-      const pairs: (string | number)[] = [];
-      for (const { userId, connections } of await this.local.online({ size: Number.MAX_SAFE_INTEGER })) pairs.push(userId, connections);
-      if (pairs.length > 0) await this.redis.presenceRestore(node, total, online, ...pairs);
-      await this.redis.presenceHeartbeat(alive, this.options.nodeId, this.options.nodeTimeoutMs);
+    const pairs: (string | number)[] = [];
+    for (const { userId, connections } of await this.local.online({ size: Number.MAX_SAFE_INTEGER })) pairs.push(userId, connections);
+    await this.orElse(async () => {
+      await this.redis.presenceRestore(this.keys.node, this.keys.total, this.keys.online, ...pairs);
+      await this.redis.presenceHeartbeat(this.keys.alive, this.options.nodeId, this.options.nodeTimeoutMs);
       this.options.logger.info({ users: pairs.length / 2 }, 'presence counts restored in Redis');
+    }, undefined);
+  }
+
+  /** `call`'s result, or `fallback` when Redis cannot be reached (marking this node's counts as to restore). */
+  private async orElse<T, F>(call: () => Promise<T>, fallback: F): Promise<T | F> {
+    try {
+      return await call();
     } catch (error) {
       this.unreachable(error);
+      return fallback;
     }
   }
 

@@ -14,14 +14,12 @@
 import pg from 'pg';
 import { roomsOf } from '../channels/delivery-plan.js';
 import type { SigningKey } from '../auth/key-ring.js';
-import type { NotifyMode } from '../channels/method-query.js';
 import { dmParticipants, type ChannelName, type ConversationName, type RoomName, type UserId } from '../channels/names.js';
 import type { Role } from '../auth/tokens.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { decodeRow, encodeParam, isConnectionError, poolOptions, unavailableIfDisconnected } from './postgres-pool.js';
 import type {
   Account,
-  AddFlag,
   ChatMessage,
   EventId,
   LoggedEvent,
@@ -50,8 +48,6 @@ const lockSql = (lock: keyof typeof LOCKS) => `pg_advisory_xact_lock(${LOCK_NAME
 
 /** Runs one statement, in a transaction or on any pooled connection. */
 type Query = <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult<R>>;
-
-
 
 const MESSAGE_COLUMNS = 'id, channel, sender, body, client_id, created_at';
 

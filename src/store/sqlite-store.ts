@@ -7,14 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { SigningKey } from '../auth/key-ring.js';
-import type { NotifyMode } from '../channels/method-query.js';
 import { roomsOf } from '../channels/delivery-plan.js';
 import { dmParticipants, type ChannelName, type RoomName, type UserId } from '../channels/names.js';
 import type { Role } from '../auth/tokens.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type {
   Account,
-  AddFlag,
   ChatMessage,
   EventId,
   LoggedEvent,
@@ -29,9 +27,6 @@ import type {
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS } from './store.js';
 import { EVENT_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
-
-
-
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -336,5 +331,3 @@ export class SqliteStore implements Store {
     return { ...counts };
   }
 }
-
-

@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -86,4 +87,20 @@ export async function stopServerProcesses(): Promise<void> {
     child.proc.kill('SIGKILL');
     await child.exited;
   }
+}
+
+/**
+ * Runs `command` in the project's root to its end, with only `env` (plus PATH, HOME and
+ * NODE_ENV=test) and `input` on stdin: its exit code and what it wrote.
+ */
+export function runProcess(command: string, args: readonly string[], env: Record<string, string> = {}, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(command, [...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', ...env } });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+    proc.stdin!.end(input);
+  });
 }
