@@ -175,12 +175,17 @@ export class Audience {
   }
 }
 
-/** Clients whose count of `event` is not `expected`, described briefly (at most 5). */
-export function countMismatches(clients: readonly LeanClient[], event: EventName, expected: number): { count: number; examples: string[] } {
+/** Clients whose count of `event` is not `expected` (of each, by index), described briefly (at most 5). */
+export function countMismatches(
+  clients: readonly LeanClient[],
+  event: EventName,
+  expectedOf: number | ((index: number) => number),
+): { count: number; examples: string[] } {
   let count = 0;
   const examples: string[] = [];
   clients.forEach((client, index) => {
     const got = client.count(event);
+    const expected = typeof expectedOf === 'number' ? expectedOf : expectedOf(index);
     if (got === expected) return;
     count++;
     if (examples.length < 5) examples.push(`socket ${index}: ${got} × ${event}, expected ${expected}`);

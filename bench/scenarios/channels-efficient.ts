@@ -10,12 +10,14 @@
  * channel its user is in.
  *
  * Baselines, all in the same run, taking turns round by round:
+ * - the product itself, notifying the same 1,000 sockets with `method=channels:<the same 100
+ *   channels>` (one copy per membership, about 5,000 a notify): the issue's target, notifies/s
+ *   ≥ 0.8× that. Deduplicating must not cost more than the duplicates it saves.
  * - the product itself, notifying the same 1,000 sockets with `method=users:<the 1,000 users>`
  *   (one emit to 1,000 user rooms): the same audience, auth, log and delivery, without the list of
  *   channels. The ratio is what the 100-channel list costs.
  * - bare Socket.IO `io.to([100 rooms]).emit` (which deduplicates too), as in the efficient scenario.
- * No target: the ratios are reported (notifies/s, the server's CPU per notify, p99, deliveries/s).
- * A delivery quadratic in the list pays for it in server CPU per notify and in notifies/s against
+ * The other ratios are reported (the server's CPU per notify, p99, deliveries/s). A delivery quadratic in the list pays for it in server CPU per notify and in notifies/s against
  * `users:`; a linear one comes close to `users:`.
  */
 import { Audience, countMismatches, type SeriesSummary } from '../delivery.js';
@@ -58,6 +60,14 @@ const MEMBERSHIP: readonly (readonly number[])[] = (() => {
 })();
 const channelsOf = (i: number) => MEMBERSHIP[i].map((k) => CHANNELS[k]);
 
+/** The series being notified: `channels:` copies are counted apart (a user gets one per channel). */
+type Series = 'efficient' | 'users' | 'channels' | 'bare';
+let series: Series = 'efficient';
+const inSeries = (name: Series, notify: () => Promise<void>) => async () => {
+  series = name;
+  await notify();
+};
+
 /** What each socket checks about its deliveries (parsed on every side alike). */
 interface Expectation {
   /** The first listed channel the user is in; undefined on the bare server (its origin is the first room). */
@@ -67,13 +77,19 @@ interface Expectation {
   wrongOrigin: number;
   /** Deliveries carrying an origin: the channels-efficient ones (users: copies have none). */
   withOrigin: number;
+  /** Deliveries of the `channels:` series. */
+  channelCopies: number;
 }
 
 function checkingClient(url: string, auth: Record<string, unknown>, hook: DeliveryHook, origin: string | undefined): LeanClient {
-  const expectation: Expectation = { origin, lastId: undefined, duplicates: 0, wrongOrigin: 0, withOrigin: 0 };
+  const expectation: Expectation = { origin, lastId: undefined, duplicates: 0, wrongOrigin: 0, withOrigin: 0, channelCopies: 0 };
   const client = new LeanClient(url, auth, hook);
   client.tag = expectation;
   return client.on(EVENT, (_client, [payload, meta]) => {
+    if (series === 'channels') {
+      expectation.channelCopies++;
+      return;
+    }
     const id = (meta as { id?: unknown } | undefined)?.id;
     if (id !== undefined && id === expectation.lastId) expectation.duplicates++;
     expectation.lastId = id;
@@ -84,14 +100,18 @@ function checkingClient(url: string, auth: Record<string, unknown>, hook: Delive
   });
 }
 
+/** `channels:` copies socket i of an audience gets: one per channel of its user for each notify (none on the bare server). */
+const channelCopiesOf = (expectation: Expectation, i: number) => (expectation.origin === undefined ? 0 : NOTIFIES * MEMBERSHIP[i].length);
+
 function tally(audience: Audience, perSocket: number) {
   const expectations = audience.clients.map((client) => client.tag as Expectation);
   return {
-    mismatches: countMismatches(audience.clients, EVENT, perSocket),
+    mismatches: countMismatches(audience.clients, EVENT, (i) => perSocket + channelCopiesOf(expectations[i], i)),
     duplicates: expectations.reduce((sum, e) => sum + e.duplicates, 0),
     wrongOrigin: expectations.reduce((sum, e) => sum + e.wrongOrigin, 0),
     /** Sockets that did not get exactly one channels-efficient copy of each notify. */
     wrongEfficientCount: expectations.filter((e) => e.withOrigin !== NOTIFIES).length,
+    wrongChannelCopies: expectations.filter((e, i) => e.channelCopies !== channelCopiesOf(e, i)).length,
   };
 }
 
@@ -101,7 +121,7 @@ const cpuPerNotify = (summary: SeriesSummary) => (summary.serverCpuMicrosPerDeli
 
 export const channelsEfficient: Scenario = {
   name: 'channels-efficient',
-  description: `${SOCKETS} sockets over ${LISTED} channels (1–9 each), ${NOTIFIES} notifies listing all ${LISTED} channels-efficient, vs users: of the same sockets and vs bare io.to([${LISTED} rooms])`,
+  description: `${SOCKETS} sockets over ${LISTED} channels (1–9 each), ${NOTIFIES} notifies listing all ${LISTED} channels-efficient, vs channels: and users: of the same sockets and vs bare io.to([${LISTED} rooms])`,
   timeoutMs: 90_000,
   async run(context) {
     let baselineServer: ServerProcess | undefined;
@@ -123,26 +143,30 @@ export const channelsEfficient: Scenario = {
       const efficient = await Audience.connect(product.server, EVENT, SOCKETS, (i, hook) => checkingClient(productUrl, { token: tokens[i] }, hook, channelsOf(i)[0]));
       audiences.push(efficient);
       const byUsers = efficient.sibling();
+      const byChannels = efficient.sibling(MEMBERSHIP.reduce((sum, m) => sum + m.length, 0));
       for (const [k, channel] of CHANNELS.entries()) {
         const members = users.filter((_, i) => MEMBERSHIP[i].includes(k));
         if (members.length > 0) await product.subscribeUsers(members, [channel]);
       }
 
-      context.log(`notifying, ${ROUNDS} rounds each: channels-efficient, users:, bare`);
+      context.log(`notifying, ${ROUNDS} rounds each: channels-efficient, channels:, users:, bare`);
       const emit = buildRequest('POST', `/emit?rooms=${CHANNELS.join(',')}`, {}, { event: EVENT, attributes: ATTRIBUTES });
       const notifyEfficient = product.notifyRequest(`channels-efficient:${CHANNELS.join(',')}`, EVENT, ATTRIBUTES, ['origin']);
       const notifyUsers = product.notifyRequest(`users:${users.join(',')}`, EVENT, ATTRIBUTES, ['origin']);
+      const notifyChannels = product.notifyRequest(`channels:${CHANNELS.join(',')}`, EVENT, ATTRIBUTES, ['origin']);
       await rotate(ROUNDS, [
-        () => efficient.notify(NOTIFIES_PER_ROUND, () => notifyEfficient),
-        () => byUsers.notify(NOTIFIES_PER_ROUND, () => notifyUsers),
-        () => bare.notify(NOTIFIES_PER_ROUND, () => emit),
+        inSeries('efficient', () => efficient.notify(NOTIFIES_PER_ROUND, () => notifyEfficient)),
+        inSeries('channels', () => byChannels.notify(NOTIFIES_PER_ROUND, () => notifyChannels)),
+        inSeries('users', () => byUsers.notify(NOTIFIES_PER_ROUND, () => notifyUsers)),
+        inSeries('bare', () => bare.notify(NOTIFIES_PER_ROUND, () => emit)),
       ]);
 
-      const [e, u, b] = [efficient.summary(), byUsers.summary(), bare.summary()];
-      // the product's sockets got both series: each notify of each, once
+      const [e, c, u, b] = [efficient.summary(), byChannels.summary(), byUsers.summary(), bare.summary()];
+      // the product's sockets got the efficient and users: series once per notify each (channels: is counted apart)
       const [pt, bt] = [tally(efficient, 2 * NOTIFIES), tally(bare, NOTIFIES)];
       const notes = [
         ...efficient.problems,
+        ...byChannels.problems,
         ...byUsers.problems,
         ...bare.problems,
         ...pt.mismatches.examples.map((example) => `product: ${example}`),
@@ -151,6 +175,7 @@ export const channelsEfficient: Scenario = {
       if (pt.duplicates > 0) notes.push(`product: ${pt.duplicates} duplicate deliveries`);
       if (pt.wrongOrigin > 0) notes.push(`product: ${pt.wrongOrigin} deliveries with the wrong origin`);
       if (pt.wrongEfficientCount > 0) notes.push(`product: ${pt.wrongEfficientCount} sockets without exactly one channels-efficient copy of each notify`);
+      if (pt.wrongChannelCopies > 0) notes.push(`product: ${pt.wrongChannelCopies} sockets without one channels: copy per channel of theirs`);
       const channelSizes = CHANNELS.map((_, k) => MEMBERSHIP.filter((m) => m.includes(k)).length);
       const audience = {
         listedChannels: LISTED,
@@ -170,10 +195,12 @@ export const channelsEfficient: Scenario = {
           socketsWithoutOneEfficientCopy: pt.wrongEfficientCount,
         },
         baseline: {
+          channelsMethod: side(c, efficient),
           usersMethod: side(u, efficient),
           bareSocketIo: { ...side(b, bare), socketsWithWrongCount: bt.mismatches.count, duplicates: bt.duplicates },
         },
         comparisons: [
+          compare(`notifies/s, ${LISTED} channels vs channels: (same sockets)`, '/s', perNotify(e), perNotify(c), { min: 0.8 }),
           compare(`notifies/s, ${LISTED} channels vs users: (same sockets)`, '/s', perNotify(e), perNotify(u)),
           compare('server CPU per notify vs users:', 'ms', cpuPerNotify(e), cpuPerNotify(u)),
           compare('notify→last delivery p99 vs users:', 'ms', e.latencyMs.p99, u.latencyMs.p99),
@@ -182,6 +209,8 @@ export const channelsEfficient: Scenario = {
         complete:
           e.notifies === NOTIFIES &&
           u.notifies === NOTIFIES &&
+          c.notifies === NOTIFIES &&
+          pt.wrongChannelCopies === 0 &&
           b.notifies === NOTIFIES &&
           pt.mismatches.count === 0 &&
           pt.duplicates === 0 &&
