@@ -161,7 +161,7 @@ describe('many nodes: one ordered log tailed by every node (contract §9 guarant
       expect(kidOf(token), `signed on ${signer.id} after a rotation on ${rotator.id}`).to.equal(keyId);
       // and a third node, which may not have read the rotation yet, takes the token
       const socket = await connect(verifier.url, { token }, { timeoutMs: 10_000 });
-      expect(socket.ready.userId).to.equal('k1-alice');
+      expect(socket.ready.userId).to.equal('@k1-alice');
       socket.close();
     }
   });
@@ -234,7 +234,7 @@ describe('many nodes: a node that hears no notification from the others (issue 2
     const fromA = await login(a);
     expect(kidOf(fromA)).to.equal(second);
     const socket = await connect(b.url, { token: fromA });
-    expect(socket.ready.userId).to.equal('alice');
+    expect(socket.ready.userId).to.equal('@alice');
   });
 
   it('delivers what the others committed on its next poll, the safety net for lost notifications', async () => {

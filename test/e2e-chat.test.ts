@@ -59,9 +59,13 @@ describe('browser client, end to end (issue 6)', function () {
     return watched;
   }
 
+  /** A fresh username; the account's user id is `idOf(username)`. */
   function uniqueName(prefix: string): string {
     return `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
   }
+
+  /** A registered account's user id: its username in the accounts' namespace. */
+  const idOf = (username: string) => `@${username}`;
 
   /** Opens `/`, creates an account through the form, and waits until the socket is ready. */
   async function register(page: Page, server: TestServer, username: string): Promise<void> {
@@ -71,7 +75,7 @@ describe('browser client, end to end (issue 6)', function () {
     await page.fill('#password', PASSWORD);
     await page.click('#register-btn');
     await page.locator('#chat-view').waitFor({ state: 'visible' });
-    await hasText(page.locator('#me-name'), username);
+    await hasText(page.locator('#me-name'), idOf(username));
     await waitForState(page, 'connected');
   }
 
@@ -103,8 +107,9 @@ describe('browser client, end to end (issue 6)', function () {
   async function twoUsersInRoom(server: TestServer) {
     const aliceName = uniqueName('alice');
     const bobName = uniqueName('bob');
+    const [aliceId, bobId] = [idOf(aliceName), idOf(bobName)];
     const api = client(server.url, server.serviceToken());
-    const res = await api.post(`/control/subscription/subscribe?method=users:${aliceName},${bobName}`, doc(['rooms', '1']));
+    const res = await api.post(`/control/subscription/subscribe?method=users:${aliceId},${bobId}`, doc(['rooms', '1']));
     expect(res.status, JSON.stringify(res.body)).to.equal(200);
     expect(res.body.data).to.deep.equal([{ type: 'channels', id: 'rooms-1' }]);
 
@@ -115,20 +120,20 @@ describe('browser client, end to end (issue 6)', function () {
       await page.locator('#conversation-list [data-conversation="rooms-1"]').waitFor();
       await openConversation(page, 'rooms-1');
     }
-    return { api, alice, bob, aliceName, bobName };
+    return { api, alice, bob, aliceId, bobId };
   }
 
   it('two users register, meet in a conversation set up by the app server, chat, type and read', async () => {
     const server = await start();
-    const { alice, bob, aliceName, bobName } = await twoUsersInRoom(server);
+    const { alice, bob, aliceId, bobId } = await twoUsersInRoom(server);
 
     // Presence: each sees the other online in the conversation's member list.
-    await alice.page.locator(`#presence-list [data-presence-user="${bobName}"].online`).waitFor();
-    await bob.page.locator(`#presence-list [data-presence-user="${aliceName}"].online`).waitFor();
+    await alice.page.locator(`#presence-list [data-presence-user="${bobId}"].online`).waitFor();
+    await bob.page.locator(`#presence-list [data-presence-user="${aliceId}"].online`).waitFor();
 
     // Alice types: Bob sees the indicator.
     await alice.page.fill('#composer', 'Hello B');
-    await hasText(bob.page.locator('#typing'), `${aliceName} is typing…`);
+    await hasText(bob.page.locator('#typing'), `${aliceId} is typing…`);
 
     // Alice sends: both see the message, the indicator goes away, and Bob's read shows on Alice's page.
     await alice.page.press('#composer', 'Enter');
@@ -136,18 +141,18 @@ describe('browser client, end to end (issue 6)', function () {
     await message(alice.page, 'Hello B').waitFor();
     await hasText(bob.page.locator('#typing'), '');
     const fromAlice = message(bob.page, 'Hello B');
-    expect(await fromAlice.getAttribute('data-from')).to.equal(aliceName);
-    expect(await fromAlice.locator('.from').textContent()).to.equal(aliceName);
+    expect(await fromAlice.getAttribute('data-from')).to.equal(aliceId);
+    expect(await fromAlice.locator('.from').textContent()).to.equal(aliceId);
     expect(await message(alice.page, 'Hello B').getAttribute('class')).to.contain('mine');
-    await hasText(message(alice.page, 'Hello B').locator('.receipts'), `read by ${bobName}`);
+    await hasText(message(alice.page, 'Hello B').locator('.receipts'), `read by ${bobId}`);
 
     // And back: Bob types and answers, Alice sees both, and Bob sees Alice's receipt.
     await bob.page.fill('#composer', 'Hi A');
-    await hasText(alice.page.locator('#typing'), `${bobName} is typing…`);
+    await hasText(alice.page.locator('#typing'), `${bobId} is typing…`);
     await bob.page.press('#composer', 'Enter');
     await message(alice.page, 'Hi A').waitFor();
-    expect(await message(alice.page, 'Hi A').getAttribute('data-from')).to.equal(bobName);
-    await hasText(message(bob.page, 'Hi A').locator('.receipts'), `read by ${aliceName}`);
+    expect(await message(alice.page, 'Hi A').getAttribute('data-from')).to.equal(bobId);
+    await hasText(message(bob.page, 'Hi A').locator('.receipts'), `read by ${aliceId}`);
     // The receipt moved forward: it is no longer on the older message.
     await hasText(message(alice.page, 'Hello B').locator('.receipts'), '');
 
@@ -232,14 +237,14 @@ describe('browser client, end to end (issue 6)', function () {
 
   it('replays what a page missed while it was away, from the last event id it kept', async () => {
     const server = await start();
-    const { api, alice, bob, bobName } = await twoUsersInRoom(server);
+    const { api, alice, bob, bobId } = await twoUsersInRoom(server);
     await send(alice.page, 'while you were here');
     await message(bob.page, 'while you were here').waitFor();
 
     // Bob's tab leaves the page (its socket closes) but keeps its sessionStorage and cookie.
     await bob.page.goto('about:blank');
     await send(alice.page, 'while you were away');
-    const res = await api.post(`/control/notify?method=users:${bobName}`, { event: 'away-note', attributes: { n: 1 } });
+    const res = await api.post(`/control/notify?method=users:${bobId}`, { event: 'away-note', attributes: { n: 1 } });
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
 
     // Back in the same tab: the page reconnects with its lastEventId and gets both, a notification
@@ -257,11 +262,12 @@ describe('browser client, end to end (issue 6)', function () {
     const server = await start({ CHAT_SEND_RATE: '0' });
     const aliceName = uniqueName('alice');
     const bobName = uniqueName('bob');
+    const [aliceId, bobId] = [idOf(aliceName), idOf(bobName)];
     const api = client(server.url, server.serviceToken());
-    expect((await api.post(`/control/subscription/subscribe?method=users:${aliceName},${bobName}`, doc(['rooms', '1']))).status).to.equal(200);
+    expect((await api.post(`/control/subscription/subscribe?method=users:${aliceId},${bobId}`, doc(['rooms', '1']))).status).to.equal(200);
 
     // 55 older messages from Alice (more than one page of 50), sent by an app through sockets.
-    const seeders = await Promise.all([0, 1, 2].map(() => connect(server.url, { token: server.token(aliceName) })));
+    const seeders = await Promise.all([0, 1, 2].map(() => connect(server.url, { token: server.token(aliceId) })));
     for (let i = 1; i <= 55; i += 1) {
       const ack = await seeders[i % 3]!.call('chat:send', { channel: 'rooms-1', body: `seed ${i}` });
       expect(ack.ok, JSON.stringify(ack)).to.equal(true);
@@ -283,31 +289,31 @@ describe('browser client, end to end (issue 6)', function () {
     expect(bodies).to.deep.equal(Array.from({ length: 55 }, (_, i) => `seed ${i + 1}`));
     await hasText(bob.page.locator('#history-status'), 'Beginning of the conversation');
 
-    // Alice starts a private conversation by typing Bob's username.
-    await alice.page.fill('#new-dm', bobName);
+    // Alice starts a private conversation by typing Bob's user id.
+    await alice.page.fill('#new-dm', bobId);
     await alice.page.press('#new-dm', 'Enter');
-    const dm = `dm:${[aliceName, bobName].sort().join(':')}`;
+    const dm = `dm:${[aliceId, bobId].sort().join(':')}`;
     await alice.page.locator(`#conversation[data-conversation="${dm}"]`).waitFor({ state: 'attached' });
-    await hasText(alice.page.locator('#conversation-title'), `@${bobName}`);
+    await hasText(alice.page.locator('#conversation-title'), bobId);
     // a conversation without a message is no contact: the server tells its presence once the first
     // is sent (the presence rule of issue 9, test/socket-presence-policy.test.ts); the page asks
     // again when the conversation is opened again
     await send(alice.page, 'psst');
     await message(alice.page, 'psst').waitFor();
     await openConversation(alice.page, 'rooms-1');
-    await openConversation(alice.page, dm, `@${bobName}`);
-    await alice.page.locator(`#presence-list [data-presence-user="${bobName}"].online`).waitFor();
+    await openConversation(alice.page, dm, bobId);
+    await alice.page.locator(`#presence-list [data-presence-user="${bobId}"].online`).waitFor();
 
     // Bob, in rooms-1, gets the new conversation with an unread badge; opening it clears the badge.
     await hasText(bob.page.locator(`#conversation-list [data-conversation="${dm}"] .badge`), '1');
-    await openConversation(bob.page, dm, `@${aliceName}`);
+    await openConversation(bob.page, dm, aliceId);
     await message(bob.page, 'psst').waitFor();
     await bob.page.locator(`#conversation-list [data-conversation="${dm}"] .badge`).waitFor({ state: 'detached' });
-    await hasText(message(alice.page, 'psst').locator('.receipts'), `read by ${bobName}`);
+    await hasText(message(alice.page, 'psst').locator('.receipts'), `read by ${bobId}`);
 
     // Bob leaves: Alice sees him go offline.
     await bob.context.close();
-    await alice.page.locator(`#presence-list [data-presence-user="${bobName}"].offline`).waitFor();
+    await alice.page.locator(`#presence-list [data-presence-user="${bobId}"].offline`).waitFor();
 
     // A message while Bob is away: when he signs in again, the conversation is listed with its badge.
     await send(alice.page, 'are you there?');
@@ -319,7 +325,7 @@ describe('browser client, end to end (issue 6)', function () {
     await bobAgain.page.click('#login-btn');
     await waitForState(bobAgain.page, 'connected');
     await hasText(bobAgain.page.locator(`#conversation-list [data-conversation="${dm}"] .badge`), '1');
-    await alice.page.locator(`#presence-list [data-presence-user="${bobName}"].online`).waitFor();
+    await alice.page.locator(`#presence-list [data-presence-user="${bobId}"].online`).waitFor();
   });
 
   it('operator page: shows API errors, notifies, rotates the secret and the chat page is sent back to sign in', async () => {
@@ -339,9 +345,9 @@ describe('browser client, end to end (issue 6)', function () {
     await admin.page.fill('#admin-password', adminPassword);
     await admin.page.click('#admin-login-btn');
     await admin.page.locator('#admin-console').waitFor({ state: 'visible' });
-    await hasText(admin.page.locator('#admin-me'), 'root-op');
+    await hasText(admin.page.locator('#admin-me'), '@root-op');
     // The chat user is online.
-    await admin.page.locator(`#online-list li[data-user-id="${userName}"]`).waitFor();
+    await admin.page.locator(`#online-list li[data-user-id="${idOf(userName)}"]`).waitFor();
 
     // A failing action shows the API's error message.
     await admin.page.selectOption('#notify-mode', 'users');
@@ -361,7 +367,7 @@ describe('browser client, end to end (issue 6)', function () {
     await hasText(admin.page.locator('#admin-error'), `Notify: ${detail}`);
 
     // A good notify reaches the user's page.
-    await admin.page.fill('#notify-list', userName);
+    await admin.page.fill('#notify-list', idOf(userName));
     await admin.page.click('#notify-btn');
     await admin.page.locator('#notify-result[data-status="ok"]').waitFor({ state: 'attached' });
     expect(await admin.page.locator('#admin-error').textContent()).to.equal('');
@@ -371,11 +377,11 @@ describe('browser client, end to end (issue 6)', function () {
 
     // Subscribing through the form, and a user's subscriptions.
     await admin.page.selectOption('#subscribe-mode', 'users');
-    await admin.page.fill('#subscribe-list', userName);
+    await admin.page.fill('#subscribe-list', idOf(userName));
     await admin.page.fill('#subscribe-document', JSON.stringify({ data: { type: 'posts', id: '12' } }));
     await admin.page.click('#subscribe-btn');
     await admin.page.locator('#subscribe-result[data-status="ok"]').waitFor({ state: 'attached' });
-    await admin.page.fill('#subs-user', userName);
+    await admin.page.fill('#subs-user', idOf(userName));
     await admin.page.click('#subs-btn');
     await admin.page.locator('#subs-result[data-status="ok"]').waitFor({ state: 'attached' });
     expect(JSON.parse((await admin.page.locator('#subs-result').textContent())!).data).to.deep.equal([{ type: 'channels', id: 'posts-12' }]);

@@ -47,7 +47,8 @@ describe('HTTP /auth (contract §3)', () => {
       const res = await world.api.post('/auth/register', { username: 'alice', password: PASSWORD });
       expect(res.status).to.equal(201);
       expect(res.headers.get('content-type')).to.match(/^application\/vnd\.api\+json/);
-      expect(res.body.data).to.include({ type: 'users', id: 'alice' });
+      // the account's user id is in the accounts' namespace: never the `alice` of the app server's tokens
+      expect(res.body.data).to.include({ type: 'users', id: '@alice' });
       expect(res.body.data.attributes).to.include({ username: 'alice', role: 'user' });
       expect(Number.isNaN(Date.parse(res.body.data.attributes.createdAt))).to.equal(false);
       const text = JSON.stringify(res.body);
@@ -131,15 +132,15 @@ describe('HTTP /auth (contract §3)', () => {
 
       const bearer = await client(world.server.url, token).get('/auth/test-jwt');
       expect(bearer.status).to.equal(200);
-      expect(bearer.body.meta).to.include({ sub: 'alice', role: 'user' });
+      expect(bearer.body.meta).to.include({ sub: '@alice', role: 'user' });
       expect(bearer.body.meta.exp).to.equal(Math.floor(Date.parse(expiresAt) / 1000));
 
       const viaCookie = await world.api.get('/auth/test-jwt', undefined, { headers: { cookie: `jwt=${token}` } });
       expect(viaCookie.status).to.equal(200);
-      expect(viaCookie.body.meta.sub).to.equal('alice');
+      expect(viaCookie.body.meta.sub).to.equal('@alice');
 
       const socket = await connect(world.server.url, { token });
-      expect(socket.ready.userId).to.equal('alice');
+      expect(socket.ready.userId).to.equal('@alice');
 
       // a user token is not a control token
       expectError(await client(world.server.url, token).get('/control/search/online'), 403, 'forbidden');
@@ -162,7 +163,7 @@ describe('HTTP /auth (contract §3)', () => {
         const login = await world.api.post('/auth/login', { username, password: PASSWORD });
         expect(login.status, username).to.equal(200);
         const meta = (await client(world.server.url, login.body.data.attributes.token).get('/auth/test-jwt')).body.meta;
-        expect(meta).to.include({ sub: 'alice', role: 'user' });
+        expect(meta).to.include({ sub: '@alice', role: 'user' });
       }
       expectError(await world.api.post('/auth/login', { username: 'ALICE', password: 'wrong password' }), 401, 'invalid_credentials');
     });
@@ -414,7 +415,7 @@ describe('HTTP /auth (contract §3)', () => {
       const login = await client(world.server.url).post('/auth/login', { username: 'root', password: PASSWORD });
       expect(login.status).to.equal(200);
       const admin = client(world.server.url, login.body.data.attributes.token);
-      expect((await admin.get('/auth/test-jwt')).body.meta).to.include({ sub: 'root', role: 'admin' });
+      expect((await admin.get('/auth/test-jwt')).body.meta).to.include({ sub: '@root', role: 'admin' });
       expect((await admin.get('/control/search/online')).status).to.equal(200);
       expect((await admin.put('/auth/update-jwt-secret', { secret: newSecret(), graceSeconds: 60 })).status).to.equal(200);
     });

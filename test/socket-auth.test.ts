@@ -155,7 +155,31 @@ describe('socket authentication (contract §3, §5)', () => {
       const setCookie = login.headers.getSetCookie().find((c) => c.startsWith('jwt='));
       expect(setCookie, 'login sets the jwt cookie').to.be.a('string');
       const dora = await connect(world.server.url, {}, { extraHeaders: { cookie: setCookie!.split(';')[0]! } });
-      expect(dora.ready.userId).to.equal('dora');
+      expect(dora.ready.userId).to.equal('@dora');
+    });
+
+    it("never lets a stranger who registers `alice` read what the app server sends its alice (issue 28: safe by default)", async () => {
+      // the app server's Alice has channels and events before anyone registers anything
+      await world.subscribe(['alice'], ['posts', '1']);
+      await world.notify('users:alice', 'private-note', { secret: 'for alice' });
+      await world.notify('channels:posts-1', 'post-updated', { n: 1 });
+
+      const stranger = client(world.server.url);
+      expect((await stranger.post('/auth/register', { username: 'alice', password: 'correct horse' })).status).to.equal(201);
+      const login = await stranger.post('/auth/login', { username: 'alice', password: 'correct horse' });
+      expect(login.status).to.equal(200);
+      const impostor = await connect(world.server.url, { token: login.body.data.attributes.token, lastEventId: 0 });
+      expect(impostor.ready).to.include({ userId: '@alice', replayed: 0 });
+      expect(impostor.ready.channels).to.deep.equal([]);
+
+      // live too: the app server's alice gets the next events, the account @alice none
+      const alice = await world.open('alice');
+      await world.notify('users:alice', 'private-note', { secret: 'again' });
+      await world.notify('channels:posts-1', 'post-updated', { n: 2 });
+      await alice.waitFor('post-updated');
+      await world.flush(impostor);
+      expect(impostor.received.map((r) => r.event)).to.not.include.members(['private-note', 'post-updated']);
+      expect(alice.of('private-note')).to.have.length(1);
     });
   });
 

@@ -145,8 +145,12 @@ function addressOf(conv) {
   return conv.kind === 'dm' ? { to: conv.peer } : { channel: conv.key };
 }
 
+/**
+ * A private conversation shows the peer's user id as it is: accounts' ids start with `@`, so
+ * `@alice` (who registered) and `alice` (the app server's user) never look alike.
+ */
 function displayName(conv) {
-  return conv.kind === 'dm' ? `@${conv.peer}` : `#${conv.key}`;
+  return conv.kind === 'dm' ? conv.peer : `#${conv.key}`;
 }
 
 function announce(text) {
@@ -237,7 +241,8 @@ async function onAuthSubmit(event) {
     }
     ui.password.value = '';
     const who = await whoAmI();
-    startChat(who?.sub ?? credentials.username, { fresh: true });
+    // an account's user id is its username in the accounts' namespace (@name)
+    startChat(who?.sub ?? '@' + credentials.username, { fresh: true });
   } finally {
     ui.loginBtn.disabled = false;
     ui.registerBtn.disabled = false;

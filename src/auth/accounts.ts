@@ -8,8 +8,22 @@ import { passwordSchema, usernameSchema } from './credentials.js';
 import { ChattyError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { Role } from './tokens.js';
+import type { UserId } from '../channels/names.js';
 
 export const BCRYPT_COST = 10;
+
+/**
+ * What every account's user id starts with. Registered accounts live in a namespace of their own,
+ * so that a stranger who registers `alice` becomes `@alice`, never the `alice` your app server's
+ * tokens address (contract §8: whatever REGISTRATION says, a registration never takes such an id).
+ * App servers keep ids starting with `@` for accounts.
+ */
+export const ACCOUNT_ID_PREFIX = '@';
+
+/** The user id (token `sub`) of the account with this username, in the account's own spelling. */
+export function accountUserId(username: string): UserId {
+  return ACCOUNT_ID_PREFIX + username;
+}
 
 const credentialsSchema = z.object({ username: usernameSchema, password: passwordSchema });
 

@@ -1,7 +1,7 @@
 /** `/auth/*` (contract §3): accounts, login cookie, token check and key rotation. */
 import { Router, type CookieOptions, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Options as RateLimitOptions, type Store as RateLimitStore } from 'express-rate-limit';
-import { credentialsObject, parseCredentials, type Accounts } from '../auth/accounts.js';
+import { accountUserId, credentialsObject, parseCredentials, type Accounts } from '../auth/accounts.js';
 import type { Config } from '../../config.js';
 import { usernameSchema } from '../auth/credentials.js';
 import { ChattyError } from '../errors.js';
@@ -79,7 +79,7 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
   router.post('/register', registrationOpen, registerLimiter, async (req, res) => {
     const account = await accounts.register(parseCredentials(req.body));
     logger.info({ username: account.username }, 'account registered');
-    send(res, 201, serialize.users({ id: account.username, username: account.username, role: account.role, createdAt: new Date(account.createdAt).toISOString() }));
+    send(res, 201, serialize.users({ id: accountUserId(account.username), username: account.username, role: account.role, createdAt: new Date(account.createdAt).toISOString() }));
   });
 
   /**
@@ -117,8 +117,8 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
           .upToDate()
           .then(() => {
             const now = keys.clock.now();
-            // the account's own spelling: a login as ALICE is alice
-            const token = keys.sign({ sub: account.username, role: account.role }, config.tokenTtlSeconds, now);
+            // the account's own spelling: a login as ALICE is @alice
+            const token = keys.sign({ sub: accountUserId(account.username), role: account.role }, config.tokenTtlSeconds, now);
             const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
             res.cookie('jwt', token, { ...cookie, expires: expiresAt });
             send(res, 200, serialize.tokens({ token, expiresAt: expiresAt.toISOString() }));
