@@ -22,6 +22,8 @@ export interface ServerProcess {
   output: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   running: boolean;
+  /** Whether it leads a process group of its own (a wrapped command): stopped as a group. */
+  group: boolean;
 }
 
 const running = new Set<ServerProcess>();
@@ -33,16 +35,33 @@ export function requireBuild(): void {
   }
 }
 
-/** Starts `node bin/www` with `env` (NODE_ENV=test, port 0 on 127.0.0.1, LOG_LEVEL=info unless given). */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['bin/www'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
+/**
+ * How to start the server, when not as `node bin/www` in the project's root. Such a command (npx,
+ * npm start) runs the server as a child of its own: it runs in a process group of its own, and
+ * stopping it kills the whole group, so that no server outlives its test holding the output pipes.
+ */
+export interface StartCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+}
+
+/**
+ * Starts `node bin/www` (or `start`, e.g. an installed package's `npx chatty start`) with `env`
+ * (NODE_ENV=test, port 0 on 127.0.0.1, LOG_LEVEL=info unless given).
+ */
+export async function startServerProcess(env: Record<string, string>, start: StartCommand = { command: process.execPath, args: ['bin/www'], cwd: ROOT }): Promise<ServerProcess> {
+  const wrapped = start.command !== process.execPath;
+  const proc = spawn(start.command, [...start.args], {
+    cwd: start.cwd,
+    detached: wrapped,
+    env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
   const child: ServerProcess = {
     proc,
+    group: wrapped,
     url: '',
     output,
     running: true,
@@ -84,18 +103,25 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
 /** SIGKILLs every server process still running and waits for them to be gone. */
 export async function stopServerProcesses(): Promise<void> {
   for (const child of [...running]) {
-    child.proc.kill('SIGKILL');
+    if (child.group) process.kill(-child.proc.pid!, 'SIGKILL');
+    else child.proc.kill('SIGKILL');
     await child.exited;
   }
 }
 
 /**
- * Runs `command` in the project's root to its end, with only `env` (plus PATH, HOME and
- * NODE_ENV=test) and `input` on stdin: its exit code and what it wrote.
+ * Runs `command` in `cwd` (default: the project's root) to its end, with only `env` (plus PATH,
+ * HOME and NODE_ENV=test) and `input` on stdin: its exit code and what it wrote.
  */
-export function runProcess(command: string, args: readonly string[], env: Record<string, string> = {}, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  input = '',
+  cwd = ROOT,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(command, [...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', ...env } });
+    const proc = spawn(command, [...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), NODE_ENV: 'test', ...env } });
     let stdout = '';
     let stderr = '';
     proc.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,0 +1,12 @@
+/**
+ * Chatty as a library: one server from a configuration, for embedding it in a process of your own
+ * (the `chatty` command line runs the same). Everything else in the package is internal.
+ *
+ * @example
+ *   import { createChatty, loadConfig } from 'chatty';
+ *   const chatty = await createChatty(loadConfig({ ...process.env, PORT: '4000' }));
+ *   const { port } = await chatty.listen();
+ *   process.on('SIGTERM', () => chatty.close().then(() => process.exit(0)));
+ */
+export { createChatty, type ChattyOptions, type ChattyServer } from './server.js';
+export { ConfigError, loadConfig, type Config, type Limits } from '../config.js';
