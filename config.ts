@@ -42,6 +42,8 @@ export interface Config {
   /** Request body limit in bytes. */
   readonly maxRequestBytes: number;
   readonly corsOrigins: readonly string[];
+  /** When set, `GET /metrics` answers only `Authorization: Bearer <it>`. */
+  readonly metricsToken: string | undefined;
   /** Lifetime of login tokens, in seconds. */
   readonly tokenTtlSeconds: number;
   readonly registration: Registration;
@@ -128,6 +130,7 @@ export const ALIASES = {
   NODE_TIMEOUT: ['NODE_TIMEOUT'],
   MAX_REQ_SIZE: ['MAX_REQ_SIZE', 'DEV_MAX_REQ_SIZE'],
   CORS_ORIGINS: ['CORS_ORIGINS'],
+  METRICS_TOKEN: ['METRICS_TOKEN'],
   TOKEN_TTL: ['TOKEN_TTL'],
   REGISTRATION: ['REGISTRATION'],
   ADMIN_USERNAME: ['ADMIN_USERNAME'],
@@ -294,6 +297,7 @@ const schema = z.object({
       return value;
     }),
   CORS_ORIGINS: origins().default([]),
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   TOKEN_TTL: duration(MAX_TOKEN_TTL_MS, '1 year').default(ms('1h')),
   REGISTRATION: z.enum(['open', 'closed']).default('open'),
   ADMIN_USERNAME: z.string().optional(),
@@ -375,6 +379,7 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
     nodeTimeoutMs: v.NODE_TIMEOUT,
     maxRequestBytes: v.MAX_REQ_SIZE,
     corsOrigins: Object.freeze(v.CORS_ORIGINS),
+    metricsToken: v.METRICS_TOKEN,
     tokenTtlSeconds: Math.ceil(v.TOKEN_TTL / 1000),
     registration: v.REGISTRATION,
     admin: v.ADMIN_USERNAME && v.ADMIN_PASSWORD ? Object.freeze({ username: v.ADMIN_USERNAME, password: v.ADMIN_PASSWORD }) : undefined,

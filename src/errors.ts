@@ -15,6 +15,7 @@ export const ERRORS = {
   registration_closed: { status: 403, title: 'Registration is closed' },
   not_member: { status: 403, title: 'Not a member of this conversation' },
   not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
   username_taken: { status: 409, title: 'Username already taken' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },

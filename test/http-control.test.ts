@@ -573,13 +573,13 @@ describe('HTTP /control (contract §2, §4)', () => {
   });
 
   describe('routing', () => {
-    it('answers unknown routes with 404 not_found in JSON:API format', async () => {
+    it('answers unknown routes with 404 not_found, and known ones with the wrong method with 405, in JSON:API format', async () => {
       expectError(await world.api.get('/control/nope'), 404, 'not_found');
-      expectError(await world.api.get('/control/notify'), 404, 'not_found');
-      expectError(await world.api.put('/control/subscription/subscribe?method=users:a', doc(['posts', '1'])), 404, 'not_found');
+      expectError(await world.api.get('/control/notify'), 405, 'method_not_allowed');
+      expectError(await world.api.put('/control/subscription/subscribe?method=users:a', doc(['posts', '1'])), 405, 'method_not_allowed');
       expectError(await request('GET', `${world.server.url}/no/such/route`), 404, 'not_found');
       expectError(await request('POST', `${world.server.url}/auth/nope`, {}), 404, 'not_found');
-      expectError(await request('DELETE', `${world.server.url}/auth/login`), 404, 'not_found');
+      expectError(await request('DELETE', `${world.server.url}/auth/login`), 405, 'method_not_allowed');
       // control routes still want a token first
       expectError(await request('GET', `${world.server.url}/control/nope`), 401, 'token_missing');
     });

@@ -23,6 +23,7 @@ import { errorHandler, notFound } from './error-handler.js';
 import { opsRoutes, type ReadinessCheck } from './ops-routes.js';
 import { pageRoutes } from './pages.js';
 import { requestMetrics } from './request-metrics.js';
+import { RouteTable } from './route-table.js';
 
 export interface AppDeps {
   config: Config;
@@ -73,18 +74,19 @@ export function createApp(deps: AppDeps): express.Express {
   // API responses are never cached (no-store), so hashing each one for an ETag is wasted work
   app.set('etag', false);
 
+  const routes = new RouteTable(app);
   if (config.corsOrigins.length > 0) app.use(cors({ origin: [...config.corsOrigins], credentials: true }));
-  app.use(requestMetrics(metrics, logger));
+  app.use(requestMetrics(metrics, logger, routes));
   app.use(jsonBodies(config.maxRequestBytes));
 
   const auth = createPassport(deps.keys, deps.accounts);
   app.use(apiHeaders);
-  app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId));
+  app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId, config.metricsToken));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
   app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps));
   // the full set of security headers where a browser renders: the pages and their assets
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());
-  app.use(notFound);
+  app.use(notFound(routes));
   app.use(errorHandler(logger));
   return app;
 }

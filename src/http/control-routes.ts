@@ -6,7 +6,7 @@ import type { Notifications } from '../channels/notifications.js';
 import type { PresenceTracker } from '../realtime/presence.js';
 import type { Store } from '../store/store.js';
 import type { SubscriptionAction, Subscriptions } from '../channels/subscriptions.js';
-import { MAX_PAGE_SIZE, nextLink, pageOf, parsePage, send, serialize } from './jsonapi.js';
+import { MAX_PAGE_SIZE, nextLink, pageOf, parsePage, queryParameter, send, serialize } from './jsonapi.js';
 
 /** How many subscribers one `online=true` request may look at before answering with `links.next`. */
 export const MAX_PARTICIPANTS_SCANNED = 10_000;
@@ -18,13 +18,8 @@ interface ControlRouteDeps {
   presence: PresenceTracker;
 }
 
-/** A query parameter given once, or undefined. */
-function single(req: Request, name: string): unknown {
-  return (req.query as Record<string, unknown>)[name];
-}
-
 function requiredName(req: Request, name: string): string {
-  const value = single(req, name);
+  const value = queryParameter(req, name);
   if (!isValidName(value)) throw new ChattyError('invalid_parameter', `${name} is required and must be a valid id`, { parameter: name });
   return value as string;
 }
@@ -36,8 +31,8 @@ export function controlRoutes({ store, notifications, subscriptions, presence }:
     const idempotencyKey = req.get('Idempotency-Key');
     const { notification, repeated } = await notifications.notify({
       caller: req.principal!.sub,
-      method: single(req, 'method'),
-      add: single(req, 'add'),
+      method: queryParameter(req, 'method'),
+      add: queryParameter(req, 'add'),
       body: req.body,
       idempotencyKey,
     });
@@ -56,7 +51,7 @@ export function controlRoutes({ store, notifications, subscriptions, presence }:
   });
 
   const change = (action: SubscriptionAction) => async (req: Request, res: import('express').Response) => {
-    const result = await subscriptions.change(action, single(req, 'method'), req.body);
+    const result = await subscriptions.change(action, queryParameter(req, 'method'), req.body);
     send(res, 200, serialize.channels(result.channels.map((id) => ({ id })), { meta: { users: result.users, changed: result.changed } }));
   };
   router.post('/subscription/subscribe', change('subscribe'));
@@ -72,7 +67,7 @@ export function controlRoutes({ store, notifications, subscriptions, presence }:
 
   router.get('/search/participants', async (req, res) => {
     const channel = requiredName(req, 'channel');
-    const online = single(req, 'online');
+    const online = queryParameter(req, 'online');
     if (online !== undefined && online !== 'true' && online !== 'false') {
       throw new ChattyError('invalid_parameter', 'online must be true or false', { parameter: 'online' });
     }

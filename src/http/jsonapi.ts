@@ -49,9 +49,18 @@ export interface Page {
 }
 
 /** Reads `page[size]` and `page[after]`. */
+/**
+ * A query parameter's value, or undefined when absent. Given more than once (`?method=a&method=b`)
+ * it is a `400` that says so: which one was meant is anyone's guess.
+ */
+export function queryParameter(req: Request, name: string): string | undefined {
+  const value = (req.query as Record<string, unknown>)[name];
+  if (Array.isArray(value)) throw new ChattyError('invalid_parameter', `${name} is given ${value.length} times; give it once`, { parameter: name });
+  return value as string | undefined;
+}
+
 export function parsePage(req: Request): Page {
-  const query = req.query as Record<string, unknown>;
-  const rawSize = query['page[size]'];
+  const rawSize = queryParameter(req, 'page[size]');
   let size = DEFAULT_PAGE_SIZE;
   if (rawSize !== undefined) {
     if (typeof rawSize !== 'string' || !/^\d{1,4}$/.test(rawSize) || Number(rawSize) < 1 || Number(rawSize) > MAX_PAGE_SIZE) {
@@ -59,7 +68,7 @@ export function parsePage(req: Request): Page {
     }
     size = Number(rawSize);
   }
-  const after = query['page[after]'];
+  const after = queryParameter(req, 'page[after]');
   if (after !== undefined && !isValidName(after)) {
     throw new ChattyError('invalid_parameter', 'page[after] must be the last id of the previous page', { parameter: 'page[after]' });
   }

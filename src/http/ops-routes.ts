@@ -1,4 +1,5 @@
 /** Health, readiness and metrics (contract §7). */
+import crypto from 'node:crypto';
 import { Router } from 'express';
 import { ChattyError, toJsonApiError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -11,7 +12,18 @@ import { send } from './jsonapi.js';
  */
 export type ReadinessCheck = { name: string; check: () => Promise<void>; required?: boolean };
 
-export function opsRoutes(metrics: Metrics, checks: readonly ReadinessCheck[], isDraining: () => boolean, nodeId: string): Router {
+/**
+ * Whether `header` is `Bearer <token>`: compared as digests in constant time, so the answer's
+ * timing says nothing about how much of a guess was right.
+ */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1];
+  if (given === undefined) return false;
+  const digest = (text: string) => crypto.createHash('sha256').update(text).digest();
+  return crypto.timingSafeEqual(digest(given), digest(token));
+}
+
+export function opsRoutes(metrics: Metrics, checks: readonly ReadinessCheck[], isDraining: () => boolean, nodeId: string, metricsToken?: string): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => send(res, 200, { meta: { status: 'ok' } }));
@@ -35,7 +47,11 @@ export function opsRoutes(metrics: Metrics, checks: readonly ReadinessCheck[], i
     send(res, error.status, { errors: [toJsonApiError(error)], meta: { nodeId, checks: results } });
   });
 
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', async (req, res) => {
+    if (metricsToken !== undefined && !bearerMatches(req.get('authorization'), metricsToken)) {
+      const missing = req.get('authorization') === undefined;
+      throw new ChattyError(missing ? 'token_missing' : 'token_invalid', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>', undefined, { 'WWW-Authenticate': 'Bearer' });
+    }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
