@@ -14,6 +14,7 @@ export const ERRORS = {
   forbidden: { status: 403, title: 'Forbidden' },
   registration_closed: { status: 403, title: 'Registration is closed' },
   not_member: { status: 403, title: 'Not a member of this conversation' },
+  origin_not_allowed: { status: 403, title: 'Origin not allowed' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   username_taken: { status: 409, title: 'Username already taken' },

@@ -118,6 +118,9 @@ describe('HTTP /auth (contract §3)', () => {
       expect(res.body.data.type).to.equal('tokens');
       const { token, expiresAt } = res.body.data.attributes;
       expect(token).to.be.a('string');
+      // the resource's id is the token's own id (jti): every JSON:API resource has one
+      const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+      expect(res.body.data.id).to.be.a('string').and.equal(claims.jti);
       // default TOKEN_TTL is 1h
       expect(Date.parse(expiresAt) - before).to.be.within(3600_000 - 5_000, 3600_000 + 5_000);
 

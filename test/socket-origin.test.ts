@@ -1,19 +1,19 @@
 import { expect } from 'chai';
+import { captureLog } from './helpers/log.js';
 import { connect } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
-/** Resolves with how a handshake with these headers ended: the user id, or "refused" at the upgrade. */
+/** Resolves with how a handshake with these headers ended: the user id, or "refused" for its origin. */
 async function outcome(url: string, token: string, headers: Record<string, string>): Promise<string> {
   try {
     const socket = await connect(url, { token }, { extraHeaders: headers });
     socket.close();
     return socket.ready.userId;
   } catch (error) {
-    const e = error as Error & { description?: { message?: string }; data?: unknown };
-    // refused at the upgrade with HTTP 400, before any token check (so no data.code)
-    expect(e.message).to.equal('websocket error');
-    expect(e.description?.message).to.match(/400/);
-    expect(e.data).to.equal(undefined);
+    const e = error as Error & { data?: { code?: string; origin?: string } };
+    // a connect_error the page can read: why, and the origin that was refused
+    expect(e.data, String(e)).to.deep.equal({ code: 'origin_not_allowed', origin: headers.origin });
+    expect(e.message).to.equal(`The origin ${headers.origin} is not allowed: add it to CORS_ORIGINS`);
     return 'refused';
   }
 }
@@ -32,12 +32,24 @@ describe('socket handshakes and their Origin (contract §8 CORS_ORIGINS)', () =>
     expect((await withOrigin('https://app.example')).ready.userId).to.equal('alice');
   });
 
-  it('refuses a page of any other origin, even with a valid token', async () => {
+  it('refuses a page of any other origin, even with a valid token, before looking at the token', async () => {
     for (const origin of ['https://evil.example', 'null', 'http://127.0.0.1:1']) {
       expect(await outcome(world.server.url, world.server.token('alice'), { origin }), origin).to.equal('refused');
+      // the origin is judged first: a bad token from a foreign page is refused for its origin
+      expect(await outcome(world.server.url, 'not-a-token', { origin }), origin).to.equal('refused');
     }
     // and the server goes on serving
     expect((await world.open('bob')).ready.userId).to.equal('bob');
+  });
+
+  it('logs the first refusal of each origin once, with the setting that would admit it', async () => {
+    const log = captureLog('warn');
+    await world.start({ env: { CORS_ORIGINS: 'https://app.example' }, logger: log.logger });
+    for (let i = 0; i < 3; i++) await outcome(world.server.url, world.server.token('alice'), { origin: 'https://once.example' });
+    const lines = log.lines.filter((line) => line.origin === 'https://once.example');
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.include({ setting: 'CORS_ORIGINS', level: 40 });
+    expect(lines[0]!.msg).to.match(/CORS_ORIGINS/);
   });
 });
 

@@ -7,7 +7,7 @@ import { ChattyError } from '../errors.js';
 import { KeyRing, generateSecret, newKeyId, type KeyId, type SigningKey } from './key-ring.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
-import { signToken, tokenHeader, verifyToken, type Principal, type Role, type VerifyResult } from './tokens.js';
+import { signToken, tokenHeader, verifyToken, type Principal, type TokenClaims, type VerifyResult } from './tokens.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { runAt, type ScheduledRun } from '../time/timers.js';
 import { VerifiedTokens } from './verified-tokens.js';
@@ -120,7 +120,7 @@ export class SigningKeys {
     return this.current.find(keyId, now) && this.current.keyObject(keyId);
   }
 
-  sign(claims: { sub: UserId; role?: Role }, ttlSeconds: number | undefined, now = this.clock.now()): string {
+  sign(claims: TokenClaims, ttlSeconds: number | undefined, now = this.clock.now()): string {
     return signToken(this.current, claims, ttlSeconds, now);
   }
 

@@ -103,11 +103,19 @@ function principalOf(claims: jwt.JwtPayload, keyId: KeyId, nowSeconds: number): 
   return { sub: claims.sub, role, exp: claims.exp, keyId };
 }
 
+/** What Chatty signs: the subject, its role, and optionally the token's own id (`jti`). */
+export interface TokenClaims {
+  sub: UserId;
+  role?: Role;
+  jti?: string;
+}
+
 /** Signs a token with the ring's current key; `ttlSeconds` sets `exp`. */
-export function signToken(ring: KeyRing, claims: { sub: UserId; role?: Role }, ttlSeconds: number | undefined, now: number): string {
+export function signToken(ring: KeyRing, claims: TokenClaims, ttlSeconds: number | undefined, now: number): string {
   const key = ring.current();
   const iat = Math.floor(now / 1000);
   const payload: Record<string, unknown> = { sub: claims.sub, role: claims.role ?? 'user', iat };
+  if (claims.jti !== undefined) payload.jti = claims.jti;
   if (ttlSeconds !== undefined) payload.exp = iat + ttlSeconds;
   return jwt.sign(payload, ring.keyObject(key.id), { algorithm: 'HS256', keyid: key.id });
 }

@@ -1,4 +1,5 @@
 /** `/auth/*` (contract §3): accounts, login cookie, token check and key rotation. */
+import crypto from 'node:crypto';
 import { Router, type CookieOptions, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Options as RateLimitOptions, type Store as RateLimitStore } from 'express-rate-limit';
 import { accountUserId, credentialsObject, parseCredentials, type Accounts } from '../auth/accounts.js';
@@ -118,10 +119,12 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
           .then(() => {
             const now = keys.clock.now();
             // the account's own spelling: a login as ALICE is @alice
-            const token = keys.sign({ sub: accountUserId(account.username), role: account.role }, config.tokenTtlSeconds, now);
+            // the token's own id is the resource's id (JSON:API resources have one)
+            const jti = crypto.randomUUID();
+            const token = keys.sign({ sub: accountUserId(account.username), role: account.role, jti }, config.tokenTtlSeconds, now);
             const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
             res.cookie('jwt', token, { ...cookie, expires: expiresAt });
-            send(res, 200, serialize.tokens({ token, expiresAt: expiresAt.toISOString() }));
+            send(res, 200, serialize.tokens({ id: jti, token, expiresAt: expiresAt.toISOString() }));
           })
           .catch(next);
       } catch (thrown) {

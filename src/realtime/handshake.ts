@@ -10,6 +10,7 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 import type { EventId } from '../store/store.js';
 import type { SigningKeys } from '../auth/signing-keys.js';
 import { bearerToken, cookieToken } from '../auth/token-sources.js';
+import type { Logger } from '../logger.js';
 import type { ChattySocket } from './types.js';
 import type { UserSockets } from './user-sockets.js';
 
@@ -86,6 +87,29 @@ export function originAllowed(request: http.IncomingMessage, corsOrigins: readon
 
 function connectError(code: ErrorCode, message: string = ERRORS[code].title): Error {
   return Object.assign(new Error(message), { data: { code } });
+}
+
+/** Distinct refused origins logged; beyond them a refusal is not logged (a bounded set, a bounded log). */
+const LOGGED_ORIGINS = 100;
+
+/**
+ * The first Socket.IO middleware: refuses a page of a foreign origin (see {@link originAllowed})
+ * before its token is looked at, with a `connect_error` whose `data` says why (`origin_not_allowed`
+ * and the origin), and logs the first refusal of each origin with the setting that would admit it.
+ * The refusal is at the Socket.IO level, not Engine.IO's, so that the page can read it: a refused
+ * Engine.IO handshake reaches a page as an opaque `xhr poll error` or `websocket error`.
+ */
+export function refuseForeignOrigins(corsOrigins: readonly string[], trust: TrustFunction, logger: Logger) {
+  const logged = new Set<string>();
+  return (socket: ChattySocket, next: (error?: Error) => void): void => {
+    if (originAllowed(socket.request, corsOrigins, trust)) return next();
+    const origin = String(socket.request.headers.origin);
+    if (!logged.has(origin) && logged.size < LOGGED_ORIGINS) {
+      logged.add(origin);
+      logger.warn({ origin, setting: 'CORS_ORIGINS' }, 'socket refused: its page origin is not this server nor in CORS_ORIGINS; add it there to admit it');
+    }
+    next(Object.assign(new Error(`The origin ${origin} is not allowed: add it to CORS_ORIGINS`), { data: { code: 'origin_not_allowed' satisfies ErrorCode, origin } }));
+  };
 }
 
 /** The Socket.IO middleware that admits only handshakes with a valid token. */

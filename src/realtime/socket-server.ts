@@ -19,7 +19,7 @@ import { admit } from './admission.js';
 import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
 import { ChannelSizes } from './channel-sizes.js';
-import { authenticateHandshake, claimSocketSlot, compileTrust, originAllowed } from './handshake.js';
+import { authenticateHandshake, claimSocketSlot, compileTrust, refuseForeignOrigins } from './handshake.js';
 import { Membership } from './membership.js';
 import { PresencePolicy } from './presence-policy.js';
 import { PresenceSessions } from './presence-sessions.js';
@@ -68,11 +68,10 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     ...(deps.adapter ? { adapter: deps.adapter } : {}),
     serveClient: true,
     maxHttpBufferSize: 64 * 1024,
-    cors: deps.corsOrigins.length > 0 ? { origin: [...deps.corsOrigins], credentials: true } : undefined,
-    allowRequest: (request, callback) => {
-      if (originAllowed(request, deps.corsOrigins, trust)) callback(null, true);
-      else callback('origin not allowed', false);
-    },
+    // Engine.IO answers every origin's page (reflecting it, cookies allowed) so that a refused
+    // page can read why: the first middleware below refuses foreign origins before any token or
+    // cookie is looked at, and a session that joined no namespace carries nothing
+    cors: { origin: true, credentials: true },
   });
   corkWebSocketBatches(io);
   const channelSizes = new ChannelSizes(store, clock);
@@ -90,6 +89,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     io.local.in(keyRoom(keyId)).disconnectSockets(true);
   });
 
+  io.use(refuseForeignOrigins(deps.corsOrigins, trust, logger));
   io.use(authenticateHandshake(keys));
   io.use(claimSocketSlot(users));
 
