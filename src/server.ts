@@ -8,6 +8,7 @@
  *   process.on('SIGTERM', () => chatty.close().then(() => process.exit(0)));
  */
 import http from 'node:http';
+import type { Express } from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import { Accounts } from './auth/accounts.js';
@@ -32,6 +33,8 @@ export interface ChattyServer {
   readonly config: Config;
   readonly logger: Logger;
   readonly httpServer: http.Server;
+  /** The Express application serving the HTTP API and the pages (its routes are in /openapi.json). */
+  readonly app: Express;
   readonly io: ChattyIo;
   readonly store: Store;
   readonly keys: SigningKeys;
@@ -111,7 +114,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     let draining = false;
 
     // the app is built after Socket.IO, which must attach first to own /socket.io/ requests
-    let app: http.RequestListener = (_req, res) => res.writeHead(503).end();
+    let handle: http.RequestListener = (_req, res) => res.writeHead(503).end();
     const httpServer = http.createServer(
       {
         // slow or idle clients must not hold connections (and file descriptors) for ever
@@ -121,7 +124,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
         // how often the timeouts above are checked: a tenth of the shortest, within 100 ms–1 s
         connectionsCheckingInterval: Math.min(Math.max(Math.min(config.limits.headersTimeoutMs, config.limits.requestTimeoutMs) / 10, 100), 1000),
       },
-      (req, res) => app(req, res),
+      (req, res) => handle(req, res),
     );
     if (config.limits.maxConnections > 0) httpServer.maxConnections = config.limits.maxConnections;
     const sockets = createSocketServer(httpServer, {
@@ -155,7 +158,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     }
     undo.push(() => eventLog.stop());
     const subscriptions = new Subscriptions(store, sockets.membership, config.limits.maxSubscriptionPairs, sharedLog ? () => eventLog.catchUp() : undefined);
-    app = createApp({
+    const app = createApp({
       config,
       logger,
       metrics,
@@ -172,12 +175,14 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       isDraining: () => draining,
       ...(redis ? { limitStore: (name: string) => redis.limitStore(name) } : {}),
     });
+    handle = app;
 
     let closing: Promise<void> | undefined;
     return {
       config,
       logger,
       httpServer,
+      app,
       io: sockets.io,
       store,
       keys,

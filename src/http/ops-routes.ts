@@ -4,6 +4,7 @@ import { Router } from 'express';
 import { ChattyError, toJsonApiError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { send } from './jsonapi.js';
+import { OPENAPI } from './openapi.js';
 
 /**
  * Each check throws when its dependency cannot answer. A dependency the node works without for a
@@ -45,6 +46,10 @@ export function opsRoutes(metrics: Metrics, checks: readonly ReadinessCheck[], i
     if (ready) return send(res, 200, { meta: { status: 'ready', nodeId, checks: results } });
     const error = new ChattyError('unavailable', isDraining() ? 'The server is shutting down' : 'A dependency is unreachable');
     send(res, error.status, { errors: [toJsonApiError(error)], meta: { nodeId, checks: results } });
+  });
+
+  router.get('/openapi.json', (_req, res) => {
+    res.json(OPENAPI);
   });
 
   router.get('/metrics', async (req, res) => {

@@ -1,5 +1,6 @@
 /** Real HTTP against a test server, with JSON:API bodies. */
 import { expect } from 'chai';
+import { openApiMismatch } from './openapi.js';
 
 export interface ApiResponse {
   status: number;
@@ -31,6 +32,9 @@ export async function request(method: string, url: string, body?: unknown, optio
   } catch {
     // not JSON: keep the text
   }
+  // every response a test sees is also a check of the OpenAPI document
+  const mismatch = openApiMismatch(method, url, response.status, response.headers.get('content-type'), parsed);
+  if (mismatch) throw new Error(mismatch);
   return { status: response.status, headers: response.headers, body: parsed };
 }
 

@@ -1,0 +1,279 @@
+/**
+ * The HTTP API as OpenAPI 3.1, served at `GET /openapi.json`. Every response the HTTP tests see is
+ * validated against it (test/helpers/openapi.ts), so it cannot drift from what the server does.
+ * Schemas are JSON Schema 2020-12 (OpenAPI 3.1's dialect); error codes come from the registry.
+ */
+import { ERRORS } from '../errors.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const string = { type: 'string' } as const;
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const integer = { type: 'integer', minimum: 0 } as const;
+
+/** A JSON:API resource object of `type` with these attributes (all required, nothing else). */
+function resource(type: string, attributes?: Record<string, unknown>) {
+  const properties: Record<string, unknown> = { type: { const: type }, id: string };
+  if (attributes) properties.attributes = { type: 'object', properties: attributes, required: Object.keys(attributes), additionalProperties: false };
+  return { type: 'object', properties, required: ['type', 'id', ...(attributes ? ['attributes'] : [])], additionalProperties: false };
+}
+
+/** A top-level JSON:API document holding `data`, with optional `links.next` and `meta`. */
+function document(data: unknown, extra: Record<string, unknown> = {}) {
+  return { type: 'object', properties: { data, ...extra }, required: ['data', ...Object.keys(extra).filter((k) => k === 'meta')], additionalProperties: false };
+}
+const links = { type: 'object', properties: { next: string }, additionalProperties: false };
+const list = (item: unknown) => document({ type: 'array', items: item }, { links });
+
+const JSON_API = 'application/vnd.api+json';
+const json = (schema: unknown, description: string) => ({ description, content: { [JSON_API]: { schema } } });
+const errorResponse = json(ref('ErrorDocument'), 'A JSON:API error document; `errors[0].code` is from the error registry');
+
+const methodParameter = {
+  name: 'method',
+  in: 'query',
+  required: true,
+  description: '`<mode>:<list>`, the list comma-separated or bracketed; 1–1,000 names (contract §4.1)',
+  schema: { type: 'string', pattern: '^(channels|channels-efficient|users):' },
+};
+const pageParameters = [
+  { name: 'page[size]', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+  { name: 'page[after]', in: 'query', description: 'the last id of the previous page', schema: string },
+];
+const bearer = [{ bearerAuth: [] }, { cookieAuth: [] }];
+const control = [{ bearerAuth: [] }];
+
+export const OPENAPI = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Chatty',
+    version: '2.0.0',
+    description: 'The HTTP API of Chatty: accounts and tokens (`/auth`), the app server’s control API (`/control`), and operations. Sockets are described in docs/socket-protocol.md.',
+    license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+  },
+  components: {
+    securitySchemes: {
+      bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'HS256, signed by the current key of the key ring; `role` service or admin for /control' },
+      cookieAuth: { type: 'apiKey', in: 'cookie', name: 'jwt', description: 'the cookie set by POST /auth/login' },
+      metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when it is set' },
+    },
+    schemas: {
+      Error: {
+        type: 'object',
+        properties: {
+          status: { type: 'string', pattern: '^[45][0-9][0-9]$' },
+          code: { enum: Object.keys(ERRORS) },
+          title: string,
+          detail: string,
+          source: {
+            oneOf: [
+              { type: 'object', properties: { parameter: string }, required: ['parameter'], additionalProperties: false },
+              { type: 'object', properties: { pointer: string }, required: ['pointer'], additionalProperties: false },
+            ],
+          },
+        },
+        required: ['status', 'code', 'title'],
+        additionalProperties: false,
+      },
+      ErrorDocument: {
+        type: 'object',
+        properties: { errors: { type: 'array', items: ref('Error'), minItems: 1 }, meta: { type: 'object' } },
+        required: ['errors'],
+        additionalProperties: false,
+      },
+      ChannelRef: resource('channels'),
+      Notification: document(
+        resource('notifications', {
+          event: string,
+          mode: { enum: ['channels', 'channels-efficient', 'users'] },
+          targets: { type: 'array', items: string },
+          createdAt: dateTime,
+        }),
+      ),
+      SubscriptionChange: {
+        type: 'object',
+        properties: {
+          data: { type: 'array', items: ref('ChannelRef') },
+          meta: { type: 'object', properties: { users: integer, changed: integer }, required: ['users', 'changed'], additionalProperties: false },
+        },
+        required: ['data', 'meta'],
+        additionalProperties: false,
+      },
+      User: document(resource('users', { username: string, role: { enum: ['admin', 'service', 'user'] }, createdAt: dateTime })),
+      Token: document(resource('tokens', { token: string, expiresAt: dateTime })),
+      Key: document(resource('keys', { createdAt: dateTime, previousKeysExpireAt: dateTime })),
+      Credentials: {
+        type: 'object',
+        properties: { username: { type: 'string', pattern: '^[A-Za-z0-9_.-]{3,64}$' }, password: { type: 'string', minLength: 8 } },
+        required: ['username', 'password'],
+      },
+      JsonApiDocument: {
+        type: 'object',
+        description: 'A JSON:API document: its channels are `<type>-<id>` of `data`, their relationships and `included` (contract §4.3)',
+        properties: { data: { oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }] }, included: { type: 'array' } },
+        required: ['data'],
+      },
+    },
+  },
+  paths: {
+    '/auth/register': {
+      post: {
+        summary: 'Create a user account (while REGISTRATION=open); its user id is @<username>',
+        requestBody: { required: true, content: { [JSON_API]: { schema: ref('Credentials') }, 'application/json': { schema: ref('Credentials') } } },
+        responses: { '201': json(ref('User'), 'The account'), default: errorResponse },
+      },
+    },
+    '/auth/login': {
+      post: {
+        summary: 'Log in: a token, also set as the HttpOnly `jwt` cookie',
+        requestBody: { required: true, content: { [JSON_API]: { schema: ref('Credentials') }, 'application/json': { schema: ref('Credentials') } } },
+        responses: { '200': json(ref('Token'), 'The token; `id` is its jti'), default: errorResponse },
+      },
+    },
+    '/auth/logout': {
+      post: { summary: 'Clear the `jwt` cookie', responses: { '204': { description: 'Cleared' }, default: errorResponse } },
+    },
+    '/auth/test-jwt': {
+      get: {
+        summary: 'Check a token',
+        security: bearer,
+        responses: {
+          '200': json(
+            {
+              type: 'object',
+              properties: {
+                meta: {
+                  type: 'object',
+                  properties: { sub: string, role: { enum: ['admin', 'service', 'user'] }, exp: { type: ['integer', 'null'] } },
+                  required: ['sub', 'role', 'exp'],
+                  additionalProperties: false,
+                },
+              },
+              required: ['meta'],
+              additionalProperties: false,
+            },
+            'The token’s subject, role and expiry',
+          ),
+          default: errorResponse,
+        },
+      },
+    },
+    '/auth/update-jwt-secret': {
+      put: {
+        summary: 'Rotate the key ring (admin)',
+        security: bearer,
+        requestBody: {
+          required: true,
+          content: {
+            [JSON_API]: {
+              schema: { type: 'object', properties: { secret: { type: 'string', minLength: 32 }, graceSeconds: { type: 'integer', minimum: 0, maximum: 2592000 } }, required: ['secret'] },
+            },
+          },
+        },
+        responses: { '200': json(ref('Key'), 'The new signing key'), default: errorResponse },
+      },
+    },
+    '/control/notify': {
+      post: {
+        summary: 'Notify channels or users (contract §4.2)',
+        security: control,
+        parameters: [
+          methodParameter,
+          { name: 'add', in: 'query', schema: { type: 'string', pattern: '^(origin|date-time)(,(origin|date-time))?$' } },
+          { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 255 } },
+        ],
+        requestBody: {
+          required: true,
+          content: { [JSON_API]: { schema: { type: 'object', properties: { event: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' }, attributes: { type: 'object' } }, required: ['event', 'attributes'] } } },
+        },
+        responses: { '202': json(ref('Notification'), 'Logged and delivered'), default: errorResponse },
+      },
+    },
+    '/control/subscription/subscribe': {
+      post: {
+        summary: 'Subscribe users to the channels of a JSON:API document (contract §4.3)',
+        security: control,
+        parameters: [methodParameter],
+        requestBody: { required: true, content: { [JSON_API]: { schema: ref('JsonApiDocument') } } },
+        responses: { '200': json(ref('SubscriptionChange'), 'The channels; meta counts users and changed pairs'), default: errorResponse },
+      },
+    },
+    '/control/subscription/unsubscribe': {
+      post: {
+        summary: 'Unsubscribe users from the channels of a JSON:API document (contract §4.3)',
+        security: control,
+        parameters: [methodParameter],
+        requestBody: { required: true, content: { [JSON_API]: { schema: ref('JsonApiDocument') } } },
+        responses: { '200': json(ref('SubscriptionChange'), 'The channels; meta counts users and changed pairs'), default: errorResponse },
+      },
+    },
+    '/control/search/subscriptions': {
+      get: {
+        summary: 'A user’s channels, by name',
+        security: control,
+        parameters: [{ name: 'userId', in: 'query', required: true, schema: string }, ...pageParameters],
+        responses: { '200': json(list(ref('ChannelRef')), 'A page of channels'), default: errorResponse },
+      },
+    },
+    '/control/search/participants': {
+      get: {
+        summary: 'A channel’s subscribers, by id',
+        security: control,
+        parameters: [{ name: 'channel', in: 'query', required: true, schema: string }, { name: 'online', in: 'query', schema: { enum: ['true', 'false'] } }, ...pageParameters],
+        responses: { '200': json(list(resource('users', { online: { type: 'boolean' } })), 'A page of users'), default: errorResponse },
+      },
+    },
+    '/control/search/online': {
+      get: {
+        summary: 'Users online, by id',
+        security: control,
+        parameters: pageParameters,
+        responses: { '200': json(list(resource('users', { connections: { type: 'integer', minimum: 1 } })), 'A page of users'), default: errorResponse },
+      },
+    },
+    '/healthz': {
+      get: {
+        summary: 'The process is up',
+        responses: {
+          '200': json({ type: 'object', properties: { meta: { type: 'object', properties: { status: { const: 'ok' } }, required: ['status'], additionalProperties: false } }, required: ['meta'], additionalProperties: false }, 'Up'),
+          default: errorResponse,
+        },
+      },
+    },
+    '/readyz': {
+      get: {
+        summary: 'The store (and on many nodes Redis) answers; 503 while shutting down',
+        responses: {
+          '200': json(
+            {
+              type: 'object',
+              properties: {
+                meta: {
+                  type: 'object',
+                  properties: { status: { const: 'ready' }, nodeId: string, checks: { type: 'object', additionalProperties: { enum: ['ok', 'unreachable'] } } },
+                  required: ['status', 'nodeId', 'checks'],
+                  additionalProperties: false,
+                },
+              },
+              required: ['meta'],
+              additionalProperties: false,
+            },
+            'Ready',
+          ),
+          default: errorResponse,
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics',
+        security: [{}, { metricsToken: [] }],
+        responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: string } } }, default: errorResponse },
+      },
+    },
+    '/openapi.json': {
+      get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } }, default: errorResponse } },
+    },
+    '/': { get: { summary: 'The chat page', responses: { '200': { description: 'HTML', content: { 'text/html': { schema: string } } }, default: errorResponse } } },
+    '/admin': { get: { summary: 'The operator page', responses: { '200': { description: 'HTML', content: { 'text/html': { schema: string } } }, default: errorResponse } } },
+  },
+} as const;
