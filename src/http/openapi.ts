@@ -42,6 +42,17 @@ const pageParameters = [
 const bearer = [{ bearerAuth: [] }, { cookieAuth: [] }];
 const control = [{ bearerAuth: [] }];
 
+/** POST /control/subscription/{subscribe,unsubscribe}: the same request and answer. */
+function subscriptionChange(what: string) {
+  return {
+    summary: `${what} the channels of a JSON:API document (contract §4.3)`,
+    security: control,
+    parameters: [methodParameter],
+    requestBody: { required: true, content: { [JSON_API]: { schema: ref('JsonApiDocument') } } },
+    responses: { '200': json(ref('SubscriptionChange'), 'The channels; meta counts users and changed pairs'), default: errorResponse },
+  };
+}
+
 export const OPENAPI = {
   openapi: '3.1.0',
   info: {
@@ -188,24 +199,8 @@ export const OPENAPI = {
         responses: { '202': json(ref('Notification'), 'Logged and delivered'), default: errorResponse },
       },
     },
-    '/control/subscription/subscribe': {
-      post: {
-        summary: 'Subscribe users to the channels of a JSON:API document (contract §4.3)',
-        security: control,
-        parameters: [methodParameter],
-        requestBody: { required: true, content: { [JSON_API]: { schema: ref('JsonApiDocument') } } },
-        responses: { '200': json(ref('SubscriptionChange'), 'The channels; meta counts users and changed pairs'), default: errorResponse },
-      },
-    },
-    '/control/subscription/unsubscribe': {
-      post: {
-        summary: 'Unsubscribe users from the channels of a JSON:API document (contract §4.3)',
-        security: control,
-        parameters: [methodParameter],
-        requestBody: { required: true, content: { [JSON_API]: { schema: ref('JsonApiDocument') } } },
-        responses: { '200': json(ref('SubscriptionChange'), 'The channels; meta counts users and changed pairs'), default: errorResponse },
-      },
-    },
+    '/control/subscription/subscribe': { post: subscriptionChange('Subscribe users to') },
+    '/control/subscription/unsubscribe': { post: subscriptionChange('Unsubscribe users from') },
     '/control/search/subscriptions': {
       get: {
         summary: 'A user’s channels, by name',
