@@ -1,6 +1,7 @@
 /**
  * Chatty as a library: one server from a configuration, for embedding it in a process of your own
- * (the `chatty` command line runs the same). Everything else in the package is internal.
+ * (the `chatty` command line runs the same), and the socket protocol's types for clients
+ * (docs/socket-protocol.md). Everything else in the package is internal.
  *
  * @example
  *   import { createChatty, loadConfig } from 'chatty';
@@ -10,3 +11,17 @@
  */
 export { createChatty, type ChattyOptions, type ChattyServer } from './server.js';
 export { ConfigError, loadConfig, type Config, type Limits } from '../config.js';
+export type {
+  Ack,
+  AckError,
+  Address,
+  ChatMessagePayload,
+  ChattyServerEvents,
+  ClientToServerEvents,
+  ExpiryReason,
+  NotificationMeta,
+  ReadyPayload,
+  ReceiptPayload,
+  ServerToClientEvents,
+} from './realtime/protocol.js';
+export type { ErrorCode } from './errors.js';

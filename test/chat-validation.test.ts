@@ -105,6 +105,17 @@ describe('chat: validation and flood control (contract §5)', () => {
     await expectUp(alice);
   });
 
+  it('an event that is no client event of the protocol is not_found, names of Object.prototype included', async () => {
+    const alice = await world.open('alice');
+    for (const event of ['chat:nonsense', 'constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      const ack = await alice.call(event, {});
+      expect(ack, event).to.deep.include({ ok: false });
+      expect(ack.error.code, event).to.equal('not_found');
+    }
+    // and the socket carries on
+    expect((await alice.call('chat:unread', {})).ok).to.equal(true);
+  });
+
   it('unknown conversations and conversations of others are not_member', async () => {
     const alice = await open('alice');
     const cases: Case[] = [

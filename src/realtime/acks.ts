@@ -15,11 +15,14 @@ import type { Clock } from '../time/clock.js';
 import { ChattyError, toAckError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { TokenBucket } from './token-bucket.js';
+import type { ClientEvent, ClientRequests } from './protocol.js';
 import type { ChattySocket } from './types.js';
 
 type Ack = (response: Record<string, unknown>) => void;
-export type Handler = (socket: ChattySocket, payload: unknown) => Promise<Record<string, unknown>>;
-export type HandlerTable = ReadonlyMap<string, Handler>;
+/** Answers one client event: the payload arrives unchecked; the result is the ack's answer (contract §5). */
+export type Handler<E extends ClientEvent = ClientEvent> = (socket: ChattySocket, payload: unknown) => Promise<ClientRequests[E]['answer']>;
+/** A handler for every client event of the protocol: one missing does not compile. */
+export type HandlerTable = { readonly [E in ClientEvent]: Handler<E> };
 
 export interface DispatchGuards {
   clock: Clock;
@@ -56,7 +59,8 @@ export function dispatcher(handlers: HandlerTable, logger: Logger, guards: Dispa
       admitEvent(this);
       this.data.pending = (this.data.pending ?? 0) + 1;
       counted = true;
-      const handler = handlers.get(event);
+      // own properties only: an event named `constructor` or `__proto__` is no handler
+      const handler: Handler | undefined = Object.hasOwn(handlers, event) ? (handlers[event as ClientEvent] as Handler) : undefined;
       if (!handler) {
         if (ack) throw new ChattyError('not_found', `Unknown event "${String(event).slice(0, 50)}"`);
         return;

@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics.js';
 import type { PresencePolicy } from './presence-policy.js';
 import type { ChattyIo, ChattySocket } from './types.js';
 import type { UserSockets } from './user-sockets.js';
-import type { Handler } from './acks.js';
+import type { HandlerTable } from './acks.js';
 
 export interface ChatDeps {
   io: ChattyIo;
@@ -29,7 +29,7 @@ export interface ChatDeps {
   presencePolicy: PresencePolicy;
 }
 
-export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
+export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'> {
   const { io, store, eventLog, metrics, limits, clock, users, presencePolicy } = deps;
   const me = (socket: ChattySocket): UserId => socket.data.principal.sub;
 
@@ -51,89 +51,71 @@ export function chatHandlers(deps: ChatDeps): Map<string, Handler> {
     return name;
   }
 
-  return new Map<string, Handler>([
-    [
-      'chat:send',
-      async (socket, payload) => {
-        const p = parsePayload('send', payload);
-        if (!eventLog.durable) throw new ChattyError('unavailable', 'Chat needs the event log (EVENT_LOG=durable)');
-        users.take(me(socket), 'send');
-        // one socket's messages go into the log in the order sent: with an asynchronous store
-        // (PostgreSQL) the membership check of a later message can finish first. Each send waits
-        // for the previous one to be queued in the log (the queue's order is the ids' order), not
-        // for its commit.
-        const previous = socket.data.sending;
-        let queued!: () => void;
-        const turn = new Promise<void>((resolve) => (queued = resolve));
-        socket.data.sending = turn;
-        let appended: Promise<NewChatMessage & { id: number }>;
-        try {
-          await previous;
-          const channel = await conversation(socket, p);
-          appended = eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now() });
-        } finally {
-          queued();
-          if (socket.data.sending === turn) socket.data.sending = undefined;
-        }
-        const message = await appended;
-        metrics.chatMessages.inc();
-        return { message: chatMessagePayload(message) };
-      },
-    ],
-    [
-      'chat:read',
-      async (socket, payload) => {
-        const p = parsePayload('read', payload);
+  return {
+    'chat:send': async (socket, payload) => {
+      const p = parsePayload('send', payload);
+      if (!eventLog.durable) throw new ChattyError('unavailable', 'Chat needs the event log (EVENT_LOG=durable)');
+      users.take(me(socket), 'send');
+      // one socket's messages go into the log in the order sent: with an asynchronous store
+      // (PostgreSQL) the membership check of a later message can finish first. Each send waits
+      // for the previous one to be queued in the log (the queue's order is the ids' order), not
+      // for its commit.
+      const previous = socket.data.sending;
+      let queued!: () => void;
+      const turn = new Promise<void>((resolve) => (queued = resolve));
+      socket.data.sending = turn;
+      let appended: Promise<NewChatMessage & { id: number }>;
+      try {
+        await previous;
         const channel = await conversation(socket, p);
-        const message = await store.findMessage(p.messageId);
-        if (!message || message.channel !== channel) throw new ChattyError('not_found', `There is no message ${p.messageId} in this conversation`);
-        const readAt = clock.now();
-        const userId = me(socket);
-        const advanced = await store.advanceReadPosition({ userId, channel, messageId: p.messageId, readAt });
-        if (advanced) {
-          io.to(chatRooms({ channel })).emit('chat:receipt', { channel, userId, messageId: p.messageId, readAt: new Date(readAt).toISOString() });
-        }
-        return { advanced };
-      },
-    ],
-    [
-      'chat:history',
-      async (socket, payload) => {
-        const p = parsePayload('history', payload);
-        const channel = await conversation(socket, p);
-        const [messages, positions] = await Promise.all([store.history(channel, p.before, p.limit ?? DEFAULT_HISTORY_LIMIT), store.readPositions(channel, limits.readPositionsLimit)]);
-        // no prototype: "__proto__" is a valid user id
-        const receipts: Record<UserId, number> = Object.create(null);
-        for (const position of positions) receipts[position.userId] = position.messageId;
-        return { channel, messages: messages.map(chatMessagePayload), receipts };
-      },
-    ],
-    [
-      'chat:unread',
-      async (socket, payload) => {
-        parsePayload('unread', payload);
-        const channels = await store.channelsOf(me(socket));
-        return { unread: await store.unreadCounts(me(socket), channels, limits.unreadCountLimit) };
-      },
-    ],
-    [
-      'chat:typing',
-      async (socket, payload) => {
-        const p = parsePayload('typing', payload);
-        users.take(me(socket), 'typing');
-        const channel = await conversation(socket, p);
-        io.to(chatRooms({ channel })).except(userRoom(me(socket))).volatile.emit('chat:typing', { channel, userId: me(socket) });
-        return {};
-      },
-    ],
-    [
-      'presence:query',
-      async (socket, payload) => {
-        const p = parsePayload('presence', payload);
-        const channel = await conversation(socket, p);
-        const online = await presencePolicy.online(me(socket), channel);
-        return { channel, online };
-      },
-    ],
-  ]);
+        appended = eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now() });
+      } finally {
+        queued();
+        if (socket.data.sending === turn) socket.data.sending = undefined;
+      }
+      const message = await appended;
+      metrics.chatMessages.inc();
+      return { message: chatMessagePayload(message) };
+    },
+    'chat:read': async (socket, payload) => {
+      const p = parsePayload('read', payload);
+      const channel = await conversation(socket, p);
+      const message = await store.findMessage(p.messageId);
+      if (!message || message.channel !== channel) throw new ChattyError('not_found', `There is no message ${p.messageId} in this conversation`);
+      const readAt = clock.now();
+      const userId = me(socket);
+      const advanced = await store.advanceReadPosition({ userId, channel, messageId: p.messageId, readAt });
+      if (advanced) {
+        io.to(chatRooms({ channel })).emit('chat:receipt', { channel, userId, messageId: p.messageId, readAt: new Date(readAt).toISOString() });
+      }
+      return { advanced };
+    },
+    'chat:history': async (socket, payload) => {
+      const p = parsePayload('history', payload);
+      const channel = await conversation(socket, p);
+      const [messages, positions] = await Promise.all([store.history(channel, p.before, p.limit ?? DEFAULT_HISTORY_LIMIT), store.readPositions(channel, limits.readPositionsLimit)]);
+      // no prototype: "__proto__" is a valid user id
+      const receipts: Record<UserId, number> = Object.create(null);
+      for (const position of positions) receipts[position.userId] = position.messageId;
+      return { channel, messages: messages.map(chatMessagePayload), receipts };
+    },
+    'chat:unread': async (socket, payload) => {
+      parsePayload('unread', payload);
+      const channels = await store.channelsOf(me(socket));
+      return { unread: await store.unreadCounts(me(socket), channels, limits.unreadCountLimit) };
+    },
+    'chat:typing': async (socket, payload) => {
+      const p = parsePayload('typing', payload);
+      users.take(me(socket), 'typing');
+      const channel = await conversation(socket, p);
+      io.to(chatRooms({ channel })).except(userRoom(me(socket))).volatile.emit('chat:typing', { channel, userId: me(socket) });
+      return {};
+    },
+    'presence:query': async (socket, payload) => {
+      const p = parsePayload('presence', payload);
+      const channel = await conversation(socket, p);
+      const online = await presencePolicy.online(me(socket), channel);
+      return { channel, online };
+    },
+  };
 }

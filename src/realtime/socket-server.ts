@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics.js';
 import { isValidName, keyRoom, type UserId } from '../channels/names.js';
 import type { SigningKeys } from '../auth/signing-keys.js';
 import type { Store } from '../store/store.js';
-import { dispatcher, type Handler } from './acks.js';
+import { dispatcher } from './acks.js';
 import { admit } from './admission.js';
 import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
@@ -26,7 +26,8 @@ import { PresenceSessions } from './presence-sessions.js';
 import type { PresenceTracker } from './presence.js';
 import { SlowConsumers } from './slow-consumers.js';
 import { armExpiry, refreshHandler } from './token-lifetime.js';
-import type { ChattyIo, ChattySocket, DropReason } from './types.js';
+import type { ExpiryReason } from './protocol.js';
+import type { ChattyIo, ChattySocket } from './types.js';
 import { UserSockets } from './user-sockets.js';
 
 export interface SocketServerDeps {
@@ -59,7 +60,7 @@ export interface SocketServer {
   close(): Promise<void>;
 }
 
-const KEY_RETIRED: DropReason = 'key_retired';
+const KEY_RETIRED: ExpiryReason = 'key_retired';
 
 export function createSocketServer(httpServer: http.Server, deps: SocketServerDeps): SocketServer {
   const { store, eventLog, keys, presence, metrics, logger, limits, clock } = deps;
@@ -126,7 +127,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   // listeners shared by every socket (Socket.IO calls them with the socket as `this`): a
   // connection costs no closures of its own beyond the release of its slot (claimSocketSlot)
   const dispatch = dispatcher(
-    new Map<string, Handler>([['auth:refresh', refreshHandler(keys, clock)], ...chatHandlers({ io, store, eventLog, metrics, limits, clock, users, presencePolicy })]),
+    { 'auth:refresh': refreshHandler(keys, clock), ...chatHandlers({ io, store, eventLog, metrics, limits, clock, users, presencePolicy }) },
     logger,
     {
       clock,

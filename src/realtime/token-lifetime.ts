@@ -10,9 +10,10 @@ import { keyRoom } from '../channels/names.js';
 import type { SigningKeys } from '../auth/signing-keys.js';
 import { runAt } from '../time/timers.js';
 import type { Handler } from './acks.js';
-import type { ChattySocket, DropReason } from './types.js';
+import type { ExpiryReason } from './protocol.js';
+import type { ChattySocket } from './types.js';
 
-const EXPIRED: DropReason = 'token_expired';
+const EXPIRED: ExpiryReason = 'token_expired';
 
 /**
  * (Re)arms the timer that ends the socket when its token expires. A token already expired ends the
@@ -33,7 +34,7 @@ export function armExpiry(socket: ChattySocket, clock: Clock): void {
 }
 
 /** `auth:refresh {token}`: a valid token for the same user, expiring no earlier, extends the socket's life. */
-export function refreshHandler(keys: SigningKeys, clock: Clock): Handler {
+export function refreshHandler(keys: SigningKeys, clock: Clock): Handler<'auth:refresh'> {
   return async (socket, payload) => {
     const { token } = parsePayload('refresh', payload);
     const result = await keys.verifyFresh(token);

@@ -1,10 +1,11 @@
 import type { Server, Socket } from 'socket.io';
 import type { Principal } from '../auth/tokens.js';
 import type { ScheduledRun } from '../time/timers.js';
+import type { ClientToServerEvents, ExpiryReason, ServerToClientEvents } from './protocol.js';
 import type { TokenBucket } from './token-bucket.js';
 
 /** Why Chatty itself ends a socket (logged, and sent as `auth:expired.reason` for the token ones). */
-export type DropReason = 'token_expired' | 'key_retired' | 'slow_consumer';
+export type DropReason = ExpiryReason | 'slow_consumer';
 
 /** What Chatty keeps on each socket. */
 export interface SocketData {
@@ -29,7 +30,7 @@ export interface SocketData {
   channelsAtDisconnect?: string[];
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyEvents = Record<string, (...args: any[]) => void>;
-export type ChattyIo = Server<AnyEvents, AnyEvents, AnyEvents, SocketData>;
-export type ChattySocket = Socket<AnyEvents, AnyEvents, AnyEvents, SocketData>;
+/** Nodes talk through the shared log and the adapter's broadcasts, never through server-side events. */
+type InterServerEvents = Record<string, never>;
+export type ChattyIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type ChattySocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
