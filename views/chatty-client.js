@@ -1,5 +1,6 @@
 /**
- * chatty-client.js — a small browser client for the Chatty socket API (CONTRACT.md §5, §6).
+ * chatty-client.js — a small browser client for the Chatty socket API (docs/socket-protocol.md),
+ * served by Chatty at /chatty-client.js.
  *
  *   <script defer src="/socket.io/socket.io.min.js"></script>
  *   <script type="module">
