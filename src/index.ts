@@ -17,6 +17,8 @@ export type {
   Address,
   ChatMessagePayload,
   ChattyServerEvents,
+  ClientEvent,
+  ClientRequests,
   ClientToServerEvents,
   ExpiryReason,
   NotificationMeta,

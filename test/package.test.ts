@@ -53,7 +53,7 @@ describe('the package: npm pack, installed in an empty folder (issue 28)', funct
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
   it('packs the built code, the pages and the docs, and no sources, tests, maps or data', () => {
-    for (const needed of ['package.json', 'README.md', 'LICENSE', '.env.example', 'bin/www', 'bin/build', 'dist/src/cli.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/config.js', 'views/index.html', 'views/chatty-client.js']) {
+    for (const needed of ['package.json', 'README.md', 'LICENSE', '.env.example', 'bin/www', 'bin/build', 'dist/src/cli.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/config.js', 'views/index.html', 'views/chatty-client.js', 'views/chatty-client.d.ts']) {
       expect(files, needed).to.include(needed);
     }
     const unwanted = files.filter((file) => /^(src|test|bench|docs|data|\.ci)\//.test(file) || file.endsWith('.map') || file.endsWith('.db') || file === '.env');
@@ -104,5 +104,36 @@ describe('the package: npm pack, installed in an empty folder (issue 28)', funct
     const run = await runProcess(process.execPath, ['--input-type=module', '-e', script], {}, '', app);
     expect(run.code, run.stderr).to.equal(0);
     expect(JSON.parse(run.stdout.trim())).to.deep.equal({ status: 200 });
+  });
+
+  it('types the library, the socket protocol and the browser helper (chatty/browser) for TypeScript users', async () => {
+    // a client of the package, type-checked against the installed declarations: each expected
+    // error below must occur, so a declaration typed `any` fails this too
+    fs.writeFileSync(
+      path.join(app, 'client.ts'),
+      `
+      import { createChatty, loadConfig, type ClientToServerEvents, type ServerToClientEvents } from 'chatty';
+      import { ChattyClient } from 'chatty/browser';
+      void createChatty; void loadConfig;
+      type Send = Parameters<ClientToServerEvents['chat:send']>[0];
+      const ok: Send = { channel: 'rooms-1', body: 'hi' };
+      // @ts-expect-error: a message has a body
+      const bad: Send = { channel: 'rooms-1' };
+      const onReady: ServerToClientEvents['ready'] = (ready) => ready.lastEventId.toFixed();
+      const client = new ChattyClient({ url: 'http://localhost:3000', storage: null });
+      client.on('message', (message) => message.body.toUpperCase());
+      // @ts-expect-error: there is no such listener type
+      client.on('nonsense', () => {});
+      export async function history(): Promise<number> {
+        const answer = await client.history({ channel: 'rooms-1', limit: 10 });
+        return answer.ok ? answer.messages.length : answer.error.code.length;
+      }
+      void ok; void bad; void onReady;
+      `,
+    );
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const options = ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types')];
+    const checked = await runProcess(process.execPath, [tsc, ...options, 'client.ts'], {}, '', app);
+    expect(checked.code, checked.stdout + checked.stderr).to.equal(0);
   });
 });
