@@ -53,7 +53,7 @@ describe('the package: npm pack, installed in an empty folder (issue 28)', funct
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
   it('packs the built code, the pages and the docs, and no sources, tests, maps or data', () => {
-    for (const needed of ['package.json', 'README.md', 'LICENSE', '.env.example', 'bin/www', 'bin/build', 'dist/src/cli.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/config.js', 'views/index.html', 'views/chatty-client.js', 'views/chatty-client.d.ts']) {
+    for (const needed of ['package.json', 'README.md', 'LICENSE', '.env.example', 'bin/www', 'bin/build', 'dist/src/cli.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/sdk/client.js', 'dist/src/sdk/client.d.ts', 'dist/config.js', 'views/index.html', 'views/chatty-client.js', 'views/chatty-client.d.ts']) {
       expect(files, needed).to.include(needed);
     }
     const unwanted = files.filter((file) => /^(src|test|bench|docs|data|\.ci)\//.test(file) || file.endsWith('.map') || file.endsWith('.db') || file === '.env');
@@ -92,18 +92,21 @@ describe('the package: npm pack, installed in an empty folder (issue 28)', funct
     expect((await client(server.url).get('/healthz')).status).to.equal(200);
   });
 
-  it("import('chatty') gives createChatty and loadConfig, and they serve", async () => {
+  it("import('chatty') gives createChatty and loadConfig, and they serve; import('chatty/client') notifies through them", async () => {
     const script = `
       import { createChatty, loadConfig } from 'chatty';
-      const chatty = await createChatty(loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent' }));
+      import { Chatty } from 'chatty/client';
+      const secret = 'a-package-test-secret-of-plenty-of-characters-42';
+      const chatty = await createChatty(loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent', JWT_SECRET: secret }));
       const { port } = await chatty.listen();
       const res = await fetch('http://127.0.0.1:' + port + '/healthz');
+      const notified = await new Chatty({ url: 'http://127.0.0.1:' + port, secret }).notify({ users: ['alice'] }, 'hello');
       await chatty.close();
-      console.log(JSON.stringify({ status: res.status }));
+      console.log(JSON.stringify({ status: res.status, event: notified.event }));
     `;
     const run = await runProcess(process.execPath, ['--input-type=module', '-e', script], {}, '', app);
     expect(run.code, run.stderr).to.equal(0);
-    expect(JSON.parse(run.stdout.trim())).to.deep.equal({ status: 200 });
+    expect(JSON.parse(run.stdout.trim())).to.deep.equal({ status: 200, event: 'hello' });
   });
 
   it('types the library, the socket protocol and the browser helper (chatty/browser) for TypeScript users', async () => {
@@ -114,7 +117,12 @@ describe('the package: npm pack, installed in an empty folder (issue 28)', funct
       `
       import { createChatty, loadConfig, type ClientToServerEvents, type ServerToClientEvents } from 'chatty';
       import { ChattyClient } from 'chatty/browser';
+      import { Chatty, ChattyApiError } from 'chatty/client';
       void createChatty; void loadConfig;
+      const sdk = new Chatty({ url: 'http://localhost:3000', token: 't' });
+      // @ts-expect-error: channels-efficient is for notify, not for subscriptions
+      void sdk.subscribe({ channelsEfficient: ['a'] }, { data: { type: 'posts', id: '1' } });
+      export const codeOf = (error: unknown) => (error instanceof ChattyApiError ? error.code : undefined);
       type Send = Parameters<ClientToServerEvents['chat:send']>[0];
       const ok: Send = { channel: 'rooms-1', body: 'hi' };
       // @ts-expect-error: a message has a body

@@ -65,15 +65,21 @@ describe('the README quick start, verbatim (issue 28)', function () {
     socket = page.socket;
     await new Promise<void>((resolve) => page.socket.once('ready', () => resolve()));
 
-    // the app server's snippet, as a module of its own with the minted token in its environment
-    const appServer = path.join(dir, 'app-server.mjs');
-    fs.writeFileSync(appServer, local(snippet('From your app server', 'js')));
-    const updated = new Promise<[Record<string, unknown>, { id: number }]>((resolve) => page.socket.once('post:updated', (payload, meta) => resolve([payload, meta])));
-    const called = await runProcess('node', [appServer], { CHATTY_TOKEN: token });
-    expect(called.code, called.stderr).to.equal(0);
-    const [payload, meta] = await within(updated, 10_000, 'the browser code did not get post:updated');
-    expect(payload).to.deep.equal({ title: 'New title', origin: 'posts-12' });
-    expect(page.lastEventId()).to.equal(meta.id);
+    // each app server snippet (the SDK's, then plain HTTP), as a module of its own with the minted
+    // token in its environment; inside the package's folder, so that `chatty/client` resolves to
+    // the built package itself, as it does for an app that installed it
+    for (const [i, after] of ['From your app server in Node.js', 'From any other language'].entries()) {
+      const appServer = path.join(ROOT, 'test-output', `quickstart-app-server-${process.pid}-${i}.mjs`);
+      fs.mkdirSync(path.dirname(appServer), { recursive: true });
+      fs.writeFileSync(appServer, local(snippet(after, 'js')));
+      const updated = new Promise<[Record<string, unknown>, { id: number }]>((resolve) => page.socket.once('post:updated', (payload, meta) => resolve([payload, meta])));
+      const called = await runProcess('node', [appServer], { CHATTY_TOKEN: token });
+      fs.rmSync(appServer, { force: true });
+      expect(called.code, `${after}: ${called.stderr}`).to.equal(0);
+      const [payload, meta] = await within(updated, 10_000, `${after}: the browser code did not get post:updated`);
+      expect(payload).to.deep.equal({ title: 'New title', origin: 'posts-12' });
+      expect(page.lastEventId()).to.equal(meta.id);
+    }
 
     // away, a notification is sent; back, the socket replays it (the auth function sent the newest id)
     page.socket.disconnect();
