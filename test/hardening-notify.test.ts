@@ -27,6 +27,12 @@ const RESERVED = [
   'subscriptions:changed',
   'Subscriptions:Changed',
   'subscriptions:x',
+  // contract §11's names, reserved whether or not profiles are served yet
+  'profile',
+  'Profile',
+  'profiles:get',
+  'labels:get',
+  'labels:',
   'connect',
   'connect_error',
   'disconnect',
@@ -39,7 +45,7 @@ const RESERVED = [
 ];
 
 /** Names that only look like reserved ones: a prefix is reserved with its colon, a name exactly. */
-const ALLOWED = ['chat', 'chatroom:update', 'chat.message', 'auth.changed', 'ready-set', 'readyz', 'presences', 'subscriptions', 'my:chat:message', 'connected'];
+const ALLOWED = ['chat', 'chatroom:update', 'chat.message', 'auth.changed', 'ready-set', 'readyz', 'presences', 'subscriptions', 'my:chat:message', 'connected', 'profiles', 'profile-updated', 'labels', 'my:profile'];
 
 describe('notify refuses what it must not send (issue 9)', () => {
   const world = useWorld();

@@ -17,8 +17,9 @@ const SOCKET_IO_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'dis
  * What Chatty itself emits (contract §5): a notification by these names would be taken by clients
  * for the real thing (a forged `chat:message`, an `auth:expired` that logs them out).
  */
-const CHATTY_EVENTS = new Set(['ready', 'presence']);
-const CHATTY_PREFIXES = ['auth:', 'chat:', 'subscriptions:'];
+// every name Chatty emits or answers (contract §5), §11's profiles and labels included
+const CHATTY_EVENTS = new Set(['ready', 'presence', 'profile']);
+const CHATTY_PREFIXES = ['auth:', 'chat:', 'subscriptions:', 'profiles:', 'labels:'];
 const NOTIFY_MEMBERS = new Set(['event', 'attributes']);
 const ADD_FLAGS: readonly AddFlag[] = ['origin', 'date-time'];
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -69,7 +70,7 @@ export function parseNotifyBody(body: unknown): { event: string; attributes: Rec
   const folded = event.toLowerCase();
   if (SOCKET_IO_EVENTS.has(folded)) throw new ChattyError('validation_failed', `"${event}" is reserved by Socket.IO`, { pointer: '/event' });
   if (CHATTY_EVENTS.has(folded) || CHATTY_PREFIXES.some((prefix) => folded.startsWith(prefix))) {
-    throw new ChattyError('validation_failed', `"${event}" is reserved: Chatty emits ready, presence, auth:*, chat:* and subscriptions:* itself`, { pointer: '/event' });
+    throw new ChattyError('validation_failed', `"${event}" is reserved: Chatty emits ready, presence, profile, auth:*, chat:*, subscriptions:*, profiles:* and labels:* itself`, { pointer: '/event' });
   }
   if (attributes === undefined) throw new ChattyError('validation_failed', 'attributes is required: a JSON object, {} for none', { pointer: '/attributes' });
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
