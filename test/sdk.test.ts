@@ -4,6 +4,7 @@
  * back (a proxy that cuts the connection once the server has answered): retried with the same
  * Idempotency-Key, it notifies exactly once.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
 import { Chatty, ChattyApiError, ChattyNetworkError } from '../src/sdk/client.js';
@@ -50,6 +51,34 @@ async function losesFirstAnswer(port: number): Promise<{ url: string; connection
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * An HTTP front that answers the first `failures` requests itself with `503 unavailable` (as a
+ * node whose database is down would) and forwards the rest to the server, headers included.
+ */
+async function unavailableFirst(port: number, failures: number): Promise<{ url: string; seen: { key: string | null }[]; close(): Promise<void> }> {
+  const seen: { key: string | null }[] = [];
+  const server = http.createServer(async (req, res) => {
+    seen.push({ key: (req.headers['idempotency-key'] as string | undefined) ?? null });
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (seen.length <= failures) {
+      res.writeHead(503, { 'content-type': 'application/vnd.api+json' });
+      res.end(JSON.stringify({ errors: [{ status: '503', code: 'unavailable', title: 'Service unavailable', detail: 'The database is unreachable' }] }));
+      return;
+    }
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => name !== 'host' && name !== 'content-length')) as Record<string, string>;
+    const answer = await fetch(`http://127.0.0.1:${port}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    res.writeHead(answer.status, Object.fromEntries(answer.headers));
+    res.end(Buffer.from(await answer.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    seen,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
 
@@ -157,6 +186,34 @@ describe('the Node SDK, chatty/client (issue 30)', () => {
       expect((alice.of('exactly-once')[0]![1] as { id: number }).id).to.equal(Number(notification.id));
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('retries after a 503 with the same Idempotency-Key, and gives up with the ChattyApiError after its retries', async () => {
+    const alice = await world.open('alice');
+    const front = await unavailableFirst(world.server.port, 2);
+    try {
+      const notification = await sdk({ url: front.url }).notify({ users: ['alice'] }, 'after-503');
+      expect(front.seen).to.have.length(3);
+      expect(new Set(front.seen.map((request) => request.key)).size, 'one key for every attempt').to.equal(1);
+      expect(notification.repeated).to.equal(false);
+      await world.flush(alice);
+      expect(alice.of('after-503')).to.have.length(1);
+    } finally {
+      await front.close();
+    }
+    const down = await unavailableFirst(world.server.port, 10);
+    try {
+      const error = (await rejection(sdk({ url: down.url, retries: 2 }).subscribe({ users: ['alice'] }, { data: { type: 'posts', id: '1' } }))) as ChattyApiError;
+      expect(error).to.be.instanceOf(ChattyApiError);
+      expect(error).to.include({ status: 503, code: 'unavailable' });
+      expect(down.seen).to.have.length(3);
+      // a rotation is never retried: whether a first attempt rotated is unknown
+      const rotation = await rejection(sdk({ url: down.url, token: world.server.adminToken(), secret: undefined }).rotateSecret('a-rotation-that-never-gets-through-0123456789'));
+      expect(rotation).to.be.instanceOf(ChattyApiError);
+      expect(down.seen).to.have.length(4);
+    } finally {
+      await down.close();
     }
   });
 });
