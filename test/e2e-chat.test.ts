@@ -153,8 +153,10 @@ describe('browser client, end to end (issue 6)', function () {
     await message(alice.page, 'Hi A').waitFor();
     expect(await message(alice.page, 'Hi A').getAttribute('data-from')).to.equal(bobId);
     await hasText(message(bob.page, 'Hi A').locator('.receipts'), `read by ${aliceId}`);
-    // The receipt moved forward: it is no longer on the older message.
-    await hasText(message(alice.page, 'Hello B').locator('.receipts'), '');
+    // Bob has read up to his own answer: on Alice's page his receipt stays under the newest message
+    // of someone else he read, never under his own (issue 31; tested strictly further down)
+    await hasText(message(alice.page, 'Hi A').locator('.receipts'), '');
+    await hasText(message(alice.page, 'Hello B').locator('.receipts'), `read by ${bobId}`);
 
     // Both pages show the conversation in the same order.
     for (const { page } of [alice, bob]) {
@@ -326,6 +328,53 @@ describe('browser client, end to end (issue 6)', function () {
     await waitForState(bobAgain.page, 'connected');
     await hasText(bobAgain.page.locator(`#conversation-list [data-conversation="${dm}"] .badge`), '1');
     await alice.page.locator(`#presence-list [data-presence-user="${bobId}"].online`).waitFor();
+  });
+
+  it("never shows a reader's receipt under their own message, and a reload reopens the conversation that was open (issue 31)", async () => {
+    const server = await start();
+    const { api, alice, bob, aliceId, bobId } = await twoUsersInRoom(server);
+
+    // Alice writes, Bob reads it: "read by bob" under Alice's message
+    await send(alice.page, 'hello bob');
+    await message(bob.page, 'hello bob').waitFor();
+    await hasText(message(alice.page, 'hello bob').locator('.receipts'), `read by ${bobId}`);
+    // Bob answers: his page reads up to his own answer. That receipt must not show under his own
+    // message; "read by bob" stays under the newest message of someone else
+    await send(bob.page, 'my own answer');
+    await message(alice.page, 'my own answer').waitFor();
+    const answerId = Number(await message(bob.page, 'my own answer').getAttribute('data-id'));
+    // once a notification sent after Bob's read reaches Alice's page, so has Bob's receipt
+    const reader = await connect(server.url, { token: server.token(aliceId) });
+    for (let i = 0; i < 50 && (await reader.call('chat:history', { channel: 'rooms-1' })).receipts[bobId] !== answerId; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await reader.call('chat:history', { channel: 'rooms-1' })).receipts[bobId]).to.equal(answerId);
+    expect((await api.post(`/control/notify?method=users:${aliceId}`, { event: 'after-read', attributes: {} })).status).to.equal(202);
+    await alice.page.locator('#notification-list li.notification[data-event="after-read"]').waitFor();
+    expect(await message(alice.page, 'my own answer').locator('.receipts').textContent()).to.equal('');
+    expect(await message(alice.page, 'hello bob').locator('.receipts').textContent()).to.equal(`read by ${bobId}`);
+    await screenshot(alice.page, 'e2e-receipts-not-under-own-message');
+
+    // a private conversation open at reload is open again after it, on a desktop and on a phone
+    await alice.page.fill('#new-dm', bobId);
+    await alice.page.press('#new-dm', 'Enter');
+    const dm = `dm:${[aliceId, bobId].sort().join(':')}`;
+    await alice.page.locator(`#conversation[data-conversation="${dm}"]`).waitFor({ state: 'attached' });
+    await send(alice.page, 'psst');
+    await message(alice.page, 'psst').waitFor();
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await alice.page.setViewportSize(viewport);
+      await alice.page.reload();
+      await waitForState(alice.page, 'connected');
+      await alice.page.locator(`#conversation[data-conversation="${dm}"]`).waitFor({ state: 'attached' });
+      await hasText(alice.page.locator('#conversation-title'), bobId);
+      await message(alice.page, 'psst').waitFor();
+      await screenshot(alice.page, `e2e-reload-reopens-dm-${viewport.width}`);
+    }
+    // and a group channel likewise
+    await bob.page.reload();
+    await waitForState(bob.page, 'connected');
+    await bob.page.locator('#conversation[data-conversation="rooms-1"]').waitFor({ state: 'attached' });
+    await message(bob.page, 'my own answer').waitFor();
+    reader.close();
   });
 
   it('operator page: shows API errors, notifies, rotates the secret and the chat page is sent back to sign in', async () => {

@@ -133,6 +133,14 @@ function dmKey(a, b) {
   return 'dm:' + [a, b].sort().join(':');
 }
 
+/** Whether `key` is the canonical name of a private conversation of the signed-in user. */
+function isOwnDm(key) {
+  const parts = key.split(':');
+  if (parts.length !== 3 || parts[0] !== 'dm') return false;
+  const [, a, b] = parts;
+  return (a === app.me || b === app.me) && a !== b && isValidName(a) && isValidName(b) && dmKey(a, b) === key;
+}
+
 function peerOf(key) {
   const parts = key.split(':'); // dm:<a>:<b>; ids never contain ':'
   if (parts.length !== 3) return null;
@@ -335,7 +343,9 @@ function onReady(ready) {
     loadHistory({ mode: 'refresh' });
     queryPresence();
   } else if (app.readyCount === 1) {
+    // after a reload, the conversation that was open: a private one is listed only once it is known
     const last = session()?.getItem(LAST_CONVERSATION_KEY);
+    if (last && !app.conversations.has(last) && isOwnDm(last)) ensureConversation(last);
     if (last && app.conversations.has(last)) openConversation(last, { focus: false });
   }
   renderConversationList();
@@ -731,6 +741,8 @@ function renderReceipts() {
       const mid = (lo + hi) >> 1;
       if (compareIds(elements[mid].dataset.id, messageId) <= 0) { found = mid; lo = mid + 1; } else hi = mid - 1;
     }
+    // a reader's own messages carry no "read by" of theirs: go back to the newest one from someone else
+    while (found >= 0 && elements[found].dataset.from === userId) found -= 1;
     if (found < 0) continue;
     const target = elements[found];
     if (!byMessage.has(target)) byMessage.set(target, []);
