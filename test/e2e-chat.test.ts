@@ -330,7 +330,7 @@ describe('browser client, end to end (issue 6)', function () {
     await alice.page.locator(`#presence-list [data-presence-user="${bobId}"].online`).waitFor();
   });
 
-  it("never shows a reader's receipt under their own message, and a reload reopens the conversation that was open (issue 31)", async () => {
+  it("never shows a reader's receipt under their own message, a reload reopens the conversation that was open, and a phone shows who is signed in (issue 31)", async () => {
     const server = await start();
     const { api, alice, bob, aliceId, bobId } = await twoUsersInRoom(server);
 
@@ -367,6 +367,12 @@ describe('browser client, end to end (issue 6)', function () {
       await alice.page.locator(`#conversation[data-conversation="${dm}"]`).waitFor({ state: 'attached' });
       await hasText(alice.page.locator('#conversation-title'), bobId);
       await message(alice.page, 'psst').waitFor();
+      // who is signed in stays visible, inside the viewport, on a phone too
+      const me = alice.page.locator('#me-name');
+      expect(await me.isVisible(), `#me-name at ${viewport.width}px`).to.equal(true);
+      expect(await me.textContent()).to.equal(aliceId);
+      const box = (await me.boundingBox())!;
+      expect(box.x + box.width, `#me-name at ${viewport.width}px`).to.be.at.most(viewport.width);
       await screenshot(alice.page, `e2e-reload-reopens-dm-${viewport.width}`);
     }
     // and a group channel likewise
