@@ -383,6 +383,28 @@ describe('browser client, end to end (issue 6)', function () {
     reader.close();
   });
 
+  it('loads signed out without a 401 in the console, on the chat page and the operator page (issue 31)', async () => {
+    const server = await start();
+    const visitor = await newPage();
+    const errors: string[] = [];
+    visitor.page.on('console', (entry) => entry.type() === 'error' && errors.push(entry.text()));
+    for (const path of ['/', '/admin']) {
+      await visitor.page.goto(server.url + path);
+      await visitor.page.locator(path === '/' ? '#login-form' : '#admin-login-form').waitFor({ state: 'visible' });
+    }
+    // signed in, a reload asks who it is and stays signed in; signed out again, no 401 either
+    const name = uniqueName('erin');
+    await register(visitor.page, server, name);
+    await visitor.page.reload();
+    await waitForState(visitor.page, 'connected');
+    await hasText(visitor.page.locator('#me-name'), idOf(name));
+    await visitor.page.click('#logout-btn');
+    await visitor.page.locator('#login-form').waitFor({ state: 'visible' });
+    await visitor.page.reload();
+    await visitor.page.locator('#login-form').waitFor({ state: 'visible' });
+    expect(errors).to.deep.equal([]);
+  });
+
   it('operator page: shows API errors, notifies, rotates the secret and the chat page is sent back to sign in', async () => {
     const adminPassword = 'operator password 1';
     const server = await start({ ADMIN_USERNAME: 'root-op', ADMIN_PASSWORD: adminPassword });

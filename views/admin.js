@@ -23,7 +23,7 @@
  * Every result element (<pre class="result">) gets data-status="ok" with the response JSON, or
  * data-status="error" with the error detail; failures are also shown in #admin-error.
  */
-import { apiRequest } from './chatty-client.js';
+import { apiRequest, maybeSignedIn, forgetSignedIn } from './chatty-client.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -341,12 +341,18 @@ function toggleSecretVisibility() {
 // Start
 
 async function boot() {
+  // signed out for sure: no request, so no 401 in the console
+  if (!maybeSignedIn()) {
+    showLogin();
+    return;
+  }
   const who = await apiRequest('GET', '/auth/test-jwt');
   if (who.status === 0) {
     showLogin('Cannot reach the server.');
     return;
   }
   if (!who.ok) {
+    if (who.status === 401) forgetSignedIn();
     showLogin();
     return;
   }

@@ -38,7 +38,7 @@
  *
  * Messages are always rendered with textContent: nothing a user sends is ever parsed as HTML.
  */
-import { ChattyClient, STATES, compareIds, apiRequest } from './chatty-client.js';
+import { ChattyClient, STATES, compareIds, apiRequest, maybeSignedIn, forgetSignedIn } from './chatty-client.js';
 
 const PAGE_SIZE = 50;
 const MAX_BODY = 4000;
@@ -221,8 +221,11 @@ function setConnState(state) {
 // Sign in / register / sign out
 
 async function whoAmI() {
+  // signed out for sure: no request, so no 401 in the console
+  if (!maybeSignedIn()) return null;
   const res = await apiRequest('GET', '/auth/test-jwt');
   if (res.ok && res.json?.meta?.sub) return res.json.meta;
+  if (res.status === 401) forgetSignedIn();
   return res.status === 0 ? { unreachable: true } : null;
 }
 
@@ -320,6 +323,7 @@ function onState(state) {
   if (state === STATES.AUTH_FAILED) {
     stopChat();
     setConnState(STATES.AUTH_FAILED);
+    forgetSignedIn();
     showLogin('Your session has ended. Please sign in again.');
   }
 }

@@ -73,6 +73,11 @@ export declare class ChattyClient {
 /** Orders two event or message ids (numbers, or digit strings beyond 2^53). */
 export declare function compareIds(a: EventIdLike, b: EventIdLike): number;
 
+/** Whether this browser may hold a login cookie (the readable `chatty_signed_in` hint login sets). */
+export declare function maybeSignedIn(): boolean;
+/** Forgets that hint, when the server said the login cookie no longer works. */
+export declare function forgetSignedIn(): void;
+
 /** The human message of a JSON:API error document. */
 export declare function apiErrorMessage(json: unknown, status: number): string;
 

@@ -414,6 +414,22 @@ export class ChattyClient {
 
 // ---- HTTP helper shared by the pages ----
 
+const SIGNED_IN_COOKIE = 'chatty_signed_in';
+
+/**
+ * Whether this browser may hold a login cookie: login sets a readable `chatty_signed_in` cookie
+ * beside the HttpOnly `jwt` one, so a signed-out page need not ask (a `401` the console would show
+ * as an error).
+ */
+export function maybeSignedIn() {
+  return document.cookie.split(';').some((part) => part.trim() === `${SIGNED_IN_COOKIE}=1`);
+}
+
+/** Forgets that hint, when the server said the login cookie no longer works. */
+export function forgetSignedIn() {
+  document.cookie = `${SIGNED_IN_COOKIE}=; Max-Age=0; path=/; SameSite=Lax`;
+}
+
 /** The human message of a JSON:API error document: detail, else title, else the status. */
 export function apiErrorMessage(json, status) {
   const first = Array.isArray(json?.errors) ? json.errors[0] : null;

@@ -124,6 +124,8 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
             const token = keys.sign({ sub: accountUserId(account.username), role: account.role, jti }, config.tokenTtlSeconds, now);
             const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
             res.cookie('jwt', token, { ...cookie, expires: expiresAt });
+            // no secret in it: it only lets a page know, without a request that fails, to ask who it is
+            res.cookie(SIGNED_IN_COOKIE, '1', { ...cookie, httpOnly: false, expires: expiresAt });
             send(res, 200, serialize.tokens({ id: jti, token, expiresAt: expiresAt.toISOString() }));
           })
           .catch(next);
@@ -135,6 +137,7 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
 
   router.post('/logout', (_req, res) => {
     res.clearCookie('jwt', cookie);
+    res.clearCookie(SIGNED_IN_COOKIE, { ...cookie, httpOnly: false });
     res.status(204).end();
   });
 
@@ -163,6 +166,9 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
 
   return router;
 }
+
+/** Set beside the HttpOnly `jwt` cookie, readable by the pages: "a login cookie may be here". */
+export const SIGNED_IN_COOKIE = 'chatty_signed_in';
 
 const invalidCredentials = () => new ChattyError('invalid_credentials', 'Unknown username or wrong password');
 
