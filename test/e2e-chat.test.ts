@@ -405,6 +405,30 @@ describe('browser client, end to end (issue 6)', function () {
     expect(errors).to.deep.equal([]);
   });
 
+  it('shows notifications readably, newest first, with their channel and time, on a desktop and a phone (issue 31)', async () => {
+    const server = await start();
+    const api = client(server.url, server.serviceToken());
+    const name = uniqueName('fay');
+    expect((await api.post(`/control/subscription/subscribe?method=users:${idOf(name)}`, doc(['posts', '1']))).status).to.equal(200);
+    const watched = await newPage();
+    await register(watched.page, server, name);
+    expect((await api.post('/control/notify?method=channels:posts-1&add=origin,date-time', { event: 'post:updated', attributes: { title: 'Hello', n: 2, tags: ['a', 'b'] } })).status).to.equal(202);
+    expect((await api.post('/control/notify?method=channels:posts-1', { event: 'post:deleted', attributes: { id: 7 } })).status).to.equal(202);
+    const items = watched.page.locator('#notification-list li.notification');
+    await watched.page.locator('#notification-list li.notification[data-event="post:deleted"]').waitFor();
+    expect(await items.evaluateAll((nodes) => nodes.map((node) => (node as HTMLElement).dataset.event))).to.deep.equal(['post:deleted', 'post:updated']);
+    const updated = watched.page.locator('#notification-list li.notification[data-event="post:updated"]');
+    expect(await updated.locator('.origin').textContent()).to.equal('#posts-1');
+    expect(await updated.locator('time').getAttribute('datetime')).to.match(/^\d{4}-\d{2}-\d{2}T/);
+    expect(await updated.locator('.attributes dt').allTextContents()).to.deep.equal(['title', 'n', 'tags']);
+    expect(await updated.locator('.attributes dd').allTextContents()).to.deep.equal(['Hello', '2', '["a","b"]']);
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await watched.page.setViewportSize(viewport);
+      expect(await updated.locator('.attributes').isVisible(), `at ${viewport.width}px`).to.equal(true);
+      await screenshot(watched.page, `e2e-notifications-${viewport.width}`);
+    }
+  });
+
   it('operator page: shows API errors, notifies, rotates the secret and the chat page is sent back to sign in', async () => {
     const adminPassword = 'operator password 1';
     const server = await start({ ADMIN_USERNAME: 'root-op', ADMIN_PASSWORD: adminPassword });

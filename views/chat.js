@@ -980,10 +980,27 @@ function onNotification({ event, payload, meta }) {
   }
   let text;
   try { text = JSON.stringify(payload, null, 2); } catch { text = String(payload); }
-  li.append(head, el('pre', 'payload', text));
+  // the attributes as name: value lines (what Chatty added is in the head); the JSON on demand
+  const fields = el('dl', 'attributes');
+  for (const [name, value] of Object.entries(payload && typeof payload === 'object' ? payload : {})) {
+    if (name === 'origin' || name === 'date-time') continue;
+    fields.append(el('dt', '', name), el('dd', '', typeof value === 'string' ? value : compactJson(value)));
+  }
+  const raw = el('details', 'raw');
+  raw.append(el('summary', '', 'JSON'), el('pre', 'payload', text));
+  li.append(head);
+  if (fields.childElementCount > 0) li.append(fields);
+  li.append(raw);
   ui.notificationList.prepend(li);
   while (ui.notificationList.children.length > MAX_NOTIFICATIONS) ui.notificationList.lastElementChild.remove();
   ui.noNotifications.hidden = true;
+}
+
+/** A value on one line, cut short: the full JSON is in the notification's details. */
+function compactJson(value) {
+  let text;
+  try { text = JSON.stringify(value); } catch { text = String(value); }
+  return text === undefined ? String(value) : text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
 // ---------------------------------------------------------------------------------------------
