@@ -1,5 +1,7 @@
 /**
- * chat.js — the Chatty chat page (served at `/`).
+ * chat.js — the Chatty chat page (served at `/`). Its parts live beside it as modules:
+ * chatty-client.js (the socket and the API), dom.js (element helpers), notifications.js (the
+ * notifications panel).
  *
  * Test hooks (stable ids / attributes, used by the end-to-end tests):
  *
@@ -39,12 +41,13 @@
  * Messages are always rendered with textContent: nothing a user sends is ever parsed as HTML.
  */
 import { ChattyClient, STATES, compareIds, apiRequest, maybeSignedIn, forgetSignedIn } from './chatty-client.js';
+import { el, formatTime } from './dom.js';
+import { notificationPanel } from './notifications.js';
 
 const PAGE_SIZE = 50;
 const MAX_BODY = 4000;
 const TYPING_THROTTLE_MS = 2000;
 const TYPING_CLEAR_MS = 3000;
-const MAX_NOTIFICATIONS = 30;
 const LAST_CONVERSATION_KEY = 'chatty:lastConversation';
 
 const $ = (selector) => document.querySelector(selector);
@@ -84,6 +87,8 @@ const ui = {
   announcer: $('#announcer'),
 };
 
+const notifications = notificationPanel({ list: ui.notificationList, empty: ui.noNotifications });
+
 /** Page state. */
 const app = {
   me: null,
@@ -105,13 +110,6 @@ const app = {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
 
 function session() {
   try { return window.sessionStorage; } catch { return null; }
@@ -171,16 +169,6 @@ function showError(target, message, source = '') {
   target.textContent = message || '';
   target.hidden = !message;
   target.dataset.source = message ? source : '';
-}
-
-function formatTime(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return '';
-  const now = new Date();
-  const sameDay = date.toDateString() === now.toDateString();
-  return sameDay
-    ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,8 +299,7 @@ function stopChat() {
   app.conversationItems.clear();
   app.presence.clear();
   ui.conversationList.replaceChildren();
-  ui.notificationList.replaceChildren();
-  ui.noNotifications.hidden = false;
+  notifications.clear();
   closeConversation();
   renderConversationList();
   setConnState(STATES.DISCONNECTED);
@@ -964,43 +951,8 @@ function onComposerInput() {
 
 // ---- notifications ----
 
-function onNotification({ event, payload, meta }) {
-  const li = el('li', 'notification');
-  li.dataset.event = event;
-  if (meta?.id !== undefined) li.dataset.id = String(meta.id);
-  const head = el('p', 'notification-head');
-  head.append(el('span', 'event', event));
-  const origin = payload?.origin ?? meta?.origin;
-  if (origin) head.append(' ', el('span', 'origin', `#${origin}`));
-  const when = meta?.time ?? payload?.['date-time'];
-  if (when) {
-    const time = el('time', 'time', formatTime(when));
-    time.dateTime = when;
-    head.append(' ', time);
-  }
-  let text;
-  try { text = JSON.stringify(payload, null, 2); } catch { text = String(payload); }
-  // the attributes as name: value lines (what Chatty added is in the head); the JSON on demand
-  const fields = el('dl', 'attributes');
-  for (const [name, value] of Object.entries(payload && typeof payload === 'object' ? payload : {})) {
-    if (name === 'origin' || name === 'date-time') continue;
-    fields.append(el('dt', '', name), el('dd', '', typeof value === 'string' ? value : compactJson(value)));
-  }
-  const raw = el('details', 'raw');
-  raw.append(el('summary', '', 'JSON'), el('pre', 'payload', text));
-  li.append(head);
-  if (fields.childElementCount > 0) li.append(fields);
-  li.append(raw);
-  ui.notificationList.prepend(li);
-  while (ui.notificationList.children.length > MAX_NOTIFICATIONS) ui.notificationList.lastElementChild.remove();
-  ui.noNotifications.hidden = true;
-}
-
-/** A value on one line, cut short: the full JSON is in the notification's details. */
-function compactJson(value) {
-  let text;
-  try { text = JSON.stringify(value); } catch { text = String(value); }
-  return text === undefined ? String(value) : text.length > 200 ? `${text.slice(0, 199)}…` : text;
+function onNotification(notification) {
+  notifications.add(notification);
 }
 
 // ---------------------------------------------------------------------------------------------
