@@ -5,7 +5,7 @@
  *
  * @example
  *   import { createChatty, loadConfig } from 'chatty';
- *   const chatty = await createChatty(loadConfig({ ...process.env, PORT: '4000' }));
+ *   const chatty = await createChatty(loadConfig());
  *   const { port } = await chatty.listen();
  *   process.on('SIGTERM', () => chatty.close().then(() => process.exit(0)));
  */

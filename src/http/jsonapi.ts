@@ -48,7 +48,6 @@ export interface Page {
   after: string | undefined;
 }
 
-/** Reads `page[size]` and `page[after]`. */
 /**
  * A query parameter's value, or undefined when absent. Given more than once (`?method=a&method=b`)
  * it is a `400` that says so: which one was meant is anyone's guess.
@@ -59,6 +58,7 @@ export function queryParameter(req: Request, name: string): string | undefined {
   return value as string | undefined;
 }
 
+/** Reads `page[size]` and `page[after]`. */
 export function parsePage(req: Request): Page {
   const rawSize = queryParameter(req, 'page[size]');
   let size = DEFAULT_PAGE_SIZE;

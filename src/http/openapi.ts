@@ -22,6 +22,15 @@ function document(data: unknown, extra: Record<string, unknown> = {}) {
   return { type: 'object', properties: { data, ...extra }, required: ['data', ...Object.keys(extra).filter((k) => k === 'meta')], additionalProperties: false };
 }
 const links = { type: 'object', properties: { next: string }, additionalProperties: false };
+/** A document of `meta` only, holding exactly these members. */
+function metaDocument(members: Record<string, unknown>) {
+  return {
+    type: 'object',
+    properties: { meta: { type: 'object', properties: members, required: Object.keys(members), additionalProperties: false } },
+    required: ['meta'],
+    additionalProperties: false,
+  };
+}
 const list = (item: unknown) => document({ type: 'array', items: item }, { links });
 
 const JSON_API = 'application/vnd.api+json';
@@ -148,22 +157,7 @@ export const OPENAPI = {
         summary: 'Check a token',
         security: bearer,
         responses: {
-          '200': json(
-            {
-              type: 'object',
-              properties: {
-                meta: {
-                  type: 'object',
-                  properties: { sub: string, role: { enum: ['admin', 'service', 'user'] }, exp: { type: ['integer', 'null'] } },
-                  required: ['sub', 'role', 'exp'],
-                  additionalProperties: false,
-                },
-              },
-              required: ['meta'],
-              additionalProperties: false,
-            },
-            'The token’s subject, role and expiry',
-          ),
+          '200': json(metaDocument({ sub: string, role: { enum: ['admin', 'service', 'user'] }, exp: { type: ['integer', 'null'] } }), 'The token’s subject, role and expiry'),
           default: errorResponse,
         },
       },
@@ -229,7 +223,7 @@ export const OPENAPI = {
       get: {
         summary: 'The process is up',
         responses: {
-          '200': json({ type: 'object', properties: { meta: { type: 'object', properties: { status: { const: 'ok' } }, required: ['status'], additionalProperties: false } }, required: ['meta'], additionalProperties: false }, 'Up'),
+          '200': json(metaDocument({ status: { const: 'ok' } }), 'Up'),
           default: errorResponse,
         },
       },
@@ -238,22 +232,7 @@ export const OPENAPI = {
       get: {
         summary: 'The store (and on many nodes Redis) answers; 503 while shutting down',
         responses: {
-          '200': json(
-            {
-              type: 'object',
-              properties: {
-                meta: {
-                  type: 'object',
-                  properties: { status: { const: 'ready' }, nodeId: string, checks: { type: 'object', additionalProperties: { enum: ['ok', 'unreachable'] } } },
-                  required: ['status', 'nodeId', 'checks'],
-                  additionalProperties: false,
-                },
-              },
-              required: ['meta'],
-              additionalProperties: false,
-            },
-            'Ready',
-          ),
+          '200': json(metaDocument({ status: { const: 'ready' }, nodeId: string, checks: { type: 'object', additionalProperties: { enum: ['ok', 'unreachable'] } } }), 'Ready'),
           default: errorResponse,
         },
       },

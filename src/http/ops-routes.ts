@@ -1,6 +1,7 @@
 /** Health, readiness and metrics (contract §7). */
 import crypto from 'node:crypto';
 import { Router } from 'express';
+import { bearerToken } from '../auth/token-sources.js';
 import { ChattyError, toJsonApiError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { send } from './jsonapi.js';
@@ -18,7 +19,7 @@ export type ReadinessCheck = { name: string; check: () => Promise<void>; require
  * timing says nothing about how much of a guess was right.
  */
 function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1];
+  const given = bearerToken(header);
   if (given === undefined) return false;
   const digest = (text: string) => crypto.createHash('sha256').update(text).digest();
   return crypto.timingSafeEqual(digest(given), digest(token));

@@ -85,8 +85,8 @@ export function originAllowed(request: http.IncomingMessage, corsOrigins: readon
   }
 }
 
-function connectError(code: ErrorCode, message: string = ERRORS[code].title): Error {
-  return Object.assign(new Error(message), { data: { code } });
+function connectError(code: ErrorCode, message: string = ERRORS[code].title, data: Record<string, unknown> = {}): Error {
+  return Object.assign(new Error(message), { data: { code, ...data } });
 }
 
 /** Distinct refused origins logged; beyond them a refusal is not logged (a bounded set, a bounded log). */
@@ -108,7 +108,7 @@ export function refuseForeignOrigins(corsOrigins: readonly string[], trust: Trus
       logged.add(origin);
       logger.warn({ origin, setting: 'CORS_ORIGINS' }, 'socket refused: its page origin is not this server nor in CORS_ORIGINS; add it there to admit it');
     }
-    next(Object.assign(new Error(`The origin ${origin} is not allowed: add it to CORS_ORIGINS`), { data: { code: 'origin_not_allowed' satisfies ErrorCode, origin } }));
+    next(connectError('origin_not_allowed', `The origin ${origin} is not allowed: add it to CORS_ORIGINS`, { origin }));
   };
 }
 

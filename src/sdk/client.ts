@@ -12,7 +12,7 @@
  *
  * @example
  *   import { Chatty } from 'chatty/client';
- *   const chatty = new Chatty({ url: 'http://localhost:3000', secret: process.env.CHATTY_SECRET });
+ *   const chatty = new Chatty({ url: 'http://localhost:3000', secret: sharedSecret });
  *   await chatty.subscribe({ users: ['alice', 'bob'] }, { data: { type: 'posts', id: '12' } });
  *   await chatty.notify({ channels: ['posts-12'] }, 'post:updated', { title: 'New title' }, { add: ['origin'] });
  *   for await (const channel of chatty.subscriptionsOf('alice')) console.log(channel);
