@@ -25,5 +25,6 @@ export type {
   ReadyPayload,
   ReceiptPayload,
   ServerToClientEvents,
+  SubscriptionsChangedPayload,
 } from './realtime/protocol.js';
 export type { ErrorCode } from './errors.js';

@@ -157,7 +157,14 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       metrics.measureTailLag(async () => Math.max(0, (await store.lastEventId()) - eventLog.deliveredThrough));
     }
     undo.push(() => eventLog.stop());
-    const subscriptions = new Subscriptions(store, sockets.membership, config.limits.maxSubscriptionPairs, sharedLog ? () => eventLog.catchUp() : undefined);
+    const subscriptions = new Subscriptions({
+      store,
+      membership: sockets.membership,
+      eventLog,
+      clock,
+      maxPairs: config.limits.maxSubscriptionPairs,
+      ...(sharedLog ? { throughLog: () => eventLog.catchUp() } : {}),
+    });
     const app = createApp({
       config,
       logger,

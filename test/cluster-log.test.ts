@@ -62,6 +62,15 @@ describe('many nodes: one ordered log tailed by every node (contract §9 guarant
     await alice.waitFor('marker');
     expect(idsOf(alice, 'changed')).to.have.length(5);
     expect(idsOf(alice, 'marker')).to.deep.equal([marker]);
+    // C's socket was told of each change (contract §5), each before the notify that followed it
+    const told = alice.received.filter((r) => r.event === 'subscriptions:changed' || r.event === 'changed').map((r) => [r.event, r.args[0]]);
+    expect(told).to.deep.equal([
+      ...[1, 2, 3, 4, 5].flatMap((round) => [
+        ['subscriptions:changed', { added: [`posts-g2-${round}`], removed: [] }],
+        ['changed', { round }],
+      ]),
+      ['subscriptions:changed', { added: [], removed: ['posts-g2-1'] }],
+    ]);
   });
 
   it('delivers concurrent notifies through all three nodes to sockets on every node, each once, in id order', async () => {

@@ -429,6 +429,48 @@ describe('browser client, end to end (issue 6)', function () {
     }
   });
 
+  it('lists a channel the app server subscribes the user to, and drops one it unsubscribes, without a reload, on a desktop and a phone (issue 31)', async () => {
+    const server = await start();
+    const api = client(server.url, server.serviceToken());
+    const name = uniqueName('gus');
+    const watched = await newPage();
+    const { page } = watched;
+    await register(page, server, name);
+    const item = (key: string) => page.locator(`#conversation-list [data-conversation="${key}"]`);
+    const change = async (action: 'subscribe' | 'unsubscribe', ...resources: [string, string][]) => {
+      const res = await api.post(`/control/subscription/${action}?method=users:${idOf(name)}`, doc(...resources));
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    };
+    const loads = await page.evaluate(() => performance.getEntriesByType('navigation').length);
+
+    await change('subscribe', ['rooms', '5'], ['teams', '2']);
+    await item('rooms-5').waitFor();
+    await item('teams-2').waitFor();
+    await openConversation(page, 'rooms-5');
+    await screenshot(page, 'e2e-subscriptions-changed-1280');
+
+    // the open conversation is unsubscribed: it leaves the list and closes
+    await change('unsubscribe', ['rooms', '5']);
+    await item('rooms-5').waitFor({ state: 'detached' });
+    await page.locator('#conversation[data-conversation="rooms-5"]').waitFor({ state: 'detached' });
+    expect(await item('teams-2').count()).to.equal(1);
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await change('subscribe', ['rooms', '6']);
+    await item('rooms-6').waitFor();
+    expect(await item('rooms-6').isVisible()).to.equal(true);
+    await screenshot(page, 'e2e-subscriptions-changed-390');
+
+    // no reload happened, and the changes are not shown as notifications
+    expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).to.equal(loads);
+    expect(await page.locator('#notification-list li.notification').count()).to.equal(0);
+    // the client's list is current: a reload (a fresh ready) shows the same channels
+    await page.reload();
+    await waitForState(page, 'connected');
+    await item('rooms-6').waitFor();
+    expect(await page.locator('#conversation-list [data-kind="channel"]').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.conversation))).to.deep.equal(['rooms-6', 'teams-2']);
+  });
+
   it('operator page: shows API errors, notifies, rotates the secret and the chat page is sent back to sign in', async () => {
     const adminPassword = 'operator password 1';
     const server = await start({ ADMIN_USERNAME: 'root-op', ADMIN_PASSWORD: adminPassword });

@@ -263,8 +263,10 @@ describe('event log and replay (contract §6)', () => {
     const a = await notify('channels:posts-1', 'one');
     const b = await notify('users:alice', 'two');
     const all = await reconnect('alice', 0);
-    expect(copies(all, 'beforeReady').map((c) => c.id)).to.deep.equal([a, b]);
-    expect(all.ready).to.include({ replayed: 2, lastEventId: b });
+    // the subscribe's own subscriptions:changed, logged before a
+    expect(copies(all, 'beforeReady').map((c) => c.event)).to.deep.equal(['subscriptions:changed', 'one', 'two']);
+    expect(copies(all, 'beforeReady').map((c) => c.id).slice(1)).to.deep.equal([a, b]);
+    expect(all.ready).to.include({ replayed: 3, lastEventId: b });
     const none = await reconnect('alice', b);
     expect(none.ready.replayed).to.equal(0);
     expect(copies(none, 'beforeReady')).to.deep.equal([]);
@@ -284,7 +286,8 @@ describe('event log and replay (contract §6)', () => {
     expect(unsubscribed.status).to.equal(200);
     await subscribe('users:alice', doc(['posts', '3']));
     const alice = await reconnect('alice', L0);
-    expect(copies(alice, 'beforeReady').map(key)).to.deep.equal(
+    const replayed = copies(alice, 'beforeReady');
+    expect(replayed.filter((c) => c.event !== 'subscriptions:changed').map(key)).to.deep.equal(
       [
         { event: 'changed', id: e1, origin: 'posts-1' },
         { event: 'changed', id: e3, origin: 'posts-3' },
@@ -292,7 +295,13 @@ describe('event log and replay (contract §6)', () => {
         { event: 'changed', id: e4, origin: 'posts-1' },
       ].map(key),
     );
-    expect(alice.ready.replayed).to.equal(4);
+    // and the two changes themselves, after e4
+    expect(replayed.slice(-2).map((c) => c.event)).to.deep.equal(['subscriptions:changed', 'subscriptions:changed']);
+    expect(alice.of('subscriptions:changed').map(([payload]) => payload)).to.deep.equal([
+      { added: [], removed: ['posts-2'] },
+      { added: ['posts-3'], removed: [] },
+    ]);
+    expect(alice.ready.replayed).to.equal(6);
     expect(e2).to.be.greaterThan(e1);
   });
 

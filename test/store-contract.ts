@@ -3,7 +3,7 @@
  * pass it unchanged (SQLite today; PostgreSQL when it lands).
  */
 import { expect } from 'chai';
-import type { ChatMessage, LoggedEvent, NewChatMessage, NewNotification, Store } from '../src/store/store.js';
+import { pairCount, type ChatMessage, type LoggedEvent, type NewChatMessage, type NewNotification, type Store } from '../src/store/store.js';
 import { oldestEventId } from './helpers/store-reads.js';
 
 export function storeContract(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
@@ -38,8 +38,8 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       createdAt,
     });
 
-    const subscribe = async (users: string[], channels: string[]) => (await store.changeSubscriptions([{ action: 'subscribe', users, channels }]))[0];
-    const unsubscribe = async (users: string[], channels: string[]) => (await store.changeSubscriptions([{ action: 'unsubscribe', users, channels }]))[0];
+    const subscribe = async (users: string[], channels: string[]) => pairCount((await store.changeSubscriptions([{ action: 'subscribe', users, channels }]))[0]!);
+    const unsubscribe = async (users: string[], channels: string[]) => pairCount((await store.changeSubscriptions([{ action: 'unsubscribe', users, channels }]))[0]!);
 
     it('migrates idempotently and answers ping', async () => {
       await subscribe(['alice'], ['posts-1']);
@@ -124,9 +124,32 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
           { action: 'unsubscribe', users: ['carol'], channels: ['posts-1'] },
           { action: 'subscribe', users: ['bob'], channels: ['posts-1'] },
         ]);
-        expect(counts).to.deep.equal([3, 1, 0, 1]);
+        expect(counts.map((changed) => [...changed])).to.deep.equal([
+          [
+            ['alice', ['posts-2']],
+            ['bob', ['posts-1', 'posts-2']],
+          ],
+          [['bob', ['posts-1']]],
+          [],
+          [['bob', ['posts-1']]],
+        ]);
         expect(await store.subscribersOf('posts-1', { size: 10 })).to.deep.equal(['alice', 'bob']);
         expect(await store.changeSubscriptions([])).to.deep.equal([]);
+      });
+
+      it('returns the pairs it changed, users and channels in the order of the change', async () => {
+        await subscribe(['carol'], ['tags-5', 'posts-1']);
+        const [added] = await store.changeSubscriptions([{ action: 'subscribe', users: ['dave', 'carol', 'bob'], channels: ['tags-5', 'posts-1', 'articles-9'] }]);
+        expect([...added!]).to.deep.equal([
+          ['dave', ['tags-5', 'posts-1', 'articles-9']],
+          ['carol', ['articles-9']],
+          ['bob', ['tags-5', 'posts-1', 'articles-9']],
+        ]);
+        const [removed] = await store.changeSubscriptions([{ action: 'unsubscribe', users: ['bob', 'erin', 'carol'], channels: ['posts-1', 'zeta-1', 'articles-9'] }]);
+        expect([...removed!]).to.deep.equal([
+          ['bob', ['posts-1', 'articles-9']],
+          ['carol', ['posts-1', 'articles-9']],
+        ]);
       });
 
       it('handles ten thousand users in one call', async () => {

@@ -284,6 +284,7 @@ function startChat(userId, { fresh = false } = {}) {
     client.on('receipt', onReceipt),
     client.on('typing', onTyping),
     client.on('presence', onPresence),
+    client.on('subscriptions', onSubscriptionsChanged),
     client.on('notification', onNotification),
   ];
   client.connect();
@@ -339,6 +340,16 @@ function onReady(ready) {
     if (last && !app.conversations.has(last) && isOwnDm(last)) ensureConversation(last);
     if (last && app.conversations.has(last)) openConversation(last, { focus: false });
   }
+  renderConversationList();
+}
+
+/** The app server subscribed or unsubscribed this user: the list follows without a reload. */
+function onSubscriptionsChanged({ added, removed }) {
+  for (const channel of removed) {
+    if (app.conversations.get(channel)?.kind === 'channel') removeConversation(channel);
+  }
+  for (const channel of added.filter(isValidName)) ensureConversation(channel);
+  if (added.length > 0) refreshUnread();
   renderConversationList();
 }
 

@@ -2,7 +2,7 @@
  * Types of chatty-client.js, the browser helper Chatty serves at /chatty-client.js and the package
  * exports as `chatty/browser`. Payloads and acks are the socket protocol's (docs/socket-protocol.md).
  */
-import type { Address, AckError, ChatMessagePayload, ClientRequests, NotificationMeta, ReadyPayload, ReceiptPayload } from '../dist/src/index.js';
+import type { Address, AckError, ChatMessagePayload, ClientRequests, NotificationMeta, ReadyPayload, ReceiptPayload, SubscriptionsChangedPayload } from '../dist/src/index.js';
 
 export declare const STATES: Readonly<{
   CONNECTING: 'connecting';
@@ -43,6 +43,8 @@ export interface ClientEvents {
   receipt: (receipt: ReceiptPayload) => void;
   typing: (typing: { channel: string; userId: string }) => void;
   presence: (presence: { userId: string; status: 'online' | 'offline' }) => void;
+  /** The app server changed the user's channels; `channels` is the list after the change. */
+  subscriptions: (change: SubscriptionsChangedPayload & { channels: string[] }) => void;
   notification: (notification: { event: string; payload: Record<string, unknown>; meta: NotificationMeta }) => void;
 }
 
@@ -50,6 +52,7 @@ export declare class ChattyClient {
   constructor(options?: ChattyClientOptions);
   readonly state: ClientState;
   readonly userId: string | null;
+  /** The user's channels: from the latest `ready`, kept current by `subscriptions:changed`. */
   readonly channels: string[];
   readonly lastEventId: EventIdLike | null;
   readonly connected: boolean;

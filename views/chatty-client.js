@@ -31,6 +31,7 @@
  *   receipt(r)           chat:receipt {channel, userId, messageId, readAt}
  *   typing(t)            chat:typing  {channel, userId}
  *   presence(p)          presence     {userId, status}
+ *   subscriptions(s)     subscriptions:changed {added, removed, channels}: channels after the change
  *   notification(n)      any other server event: {event, payload, meta}
  *
  * Requests resolve (never reject) to the ack: {ok:true, ...} or {ok:false, error:{code, message}}.
@@ -49,11 +50,11 @@ const AUTH_ERROR_CODES = new Set(['token_missing', 'token_invalid', 'token_expir
 
 /** Server events with their own callbacks; every other event is a notification. */
 const KNOWN_EVENTS = new Set([
-  'ready', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'auth:expired',
+  'ready', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'auth:expired', 'subscriptions:changed',
 ]);
 
 const LISTENER_TYPES = new Set([
-  'state', 'ready', 'message', 'receipt', 'typing', 'presence', 'notification',
+  'state', 'ready', 'message', 'receipt', 'typing', 'presence', 'subscriptions', 'notification',
 ]);
 
 /**
@@ -148,7 +149,7 @@ export class ChattyClient {
   get state() { return this.#state; }
   /** The user id from the latest `ready`, or null. */
   get userId() { return this.#userId; }
-  /** The channels from the latest `ready`. */
+  /** The user's channels: from the latest `ready`, kept current by `subscriptions:changed`. */
   get channels() { return [...this.#channels]; }
   /** The newest event id seen (sent as handshake.auth.lastEventId). */
   get lastEventId() { return this.#lastEventId; }
@@ -305,8 +306,10 @@ export class ChattyClient {
         if (payload && isId(payload.id)) this.#seen(payload.id);
         return;
       }
+      const logged = meta && typeof meta === 'object' && isId(meta.id);
+      if (event === 'subscriptions:changed' && logged) this.#seen(meta.id);
       if (KNOWN_EVENTS.has(event)) return;
-      if (meta && typeof meta === 'object' && isId(meta.id)) this.#seen(meta.id);
+      if (logged) this.#seen(meta.id);
       this.#emit('notification', { event, payload, meta });
     });
 
@@ -324,6 +327,14 @@ export class ChattyClient {
     socket.on('chat:receipt', (receipt) => this.#emit('receipt', receipt));
     socket.on('chat:typing', (typing) => this.#emit('typing', typing));
     socket.on('presence', (presence) => this.#emit('presence', presence));
+    socket.on('subscriptions:changed', (change = {}) => {
+      const added = Array.isArray(change.added) ? change.added.filter((c) => typeof c === 'string') : [];
+      const removed = new Set(Array.isArray(change.removed) ? change.removed : []);
+      const channels = new Set(this.#channels.filter((c) => !removed.has(c)));
+      for (const channel of added) channels.add(channel);
+      this.#channels = [...channels].sort();
+      this.#emit('subscriptions', { added, removed: [...removed], channels: [...this.#channels] });
+    });
     socket.on('auth:expired', (info) => {
       this.#authFailed('token_expired', info?.message ?? 'Session expired');
     });

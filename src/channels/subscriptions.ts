@@ -8,7 +8,9 @@ import { channelsOfDocument } from './jsonapi-channels.js';
 import { parseMethod, type SubscriptionMode } from './method-query.js';
 import type { ChannelName, UserId } from './names.js';
 import type { Membership } from '../realtime/membership.js';
-import type { Store, SubscriptionChange as StoredChange } from '../store/store.js';
+import { pairCount, type ChangedPairs, type Store, type SubscriptionChange as StoredChange } from '../store/store.js';
+import type { EventLog } from '../event-log/event-log.js';
+import type { Clock } from '../time/clock.js';
 
 const SUBSCRIPTION_MODES: readonly SubscriptionMode[] = ['channels', 'users'];
 
@@ -41,53 +43,114 @@ export interface SubscriptionChange {
   changed: number;
 }
 
+/** The event that tells a user's sockets what the app server changed (contract §5). */
+export const SUBSCRIPTIONS_CHANGED = 'subscriptions:changed';
+
+export interface SubscriptionsOptions {
+  store: Store;
+  membership: Membership;
+  /** Where `subscriptions:changed` is logged and delivered from, like a notification. */
+  eventLog: EventLog;
+  clock: Clock;
+  /** The most (user, channel) pairs one request may change (MAX_SUBSCRIPTION_PAIRS). */
+  maxPairs: number;
+  /**
+   * Many nodes: the store logs each change with its commit, and every node (this one too) moves
+   * its sockets when its tail of the log reaches it; this waits for this node's tail.
+   */
+  throughLog?: () => Promise<void>;
+}
+
 /**
  * Changes are group-committed like the event log, so many small subscribe calls share one fsync.
  * Each batch moves its users' live sockets right after the commit, before any caller hears back.
+ * Then each user whose channels changed is told so by a `subscriptions:changed` event in the log:
+ * it follows the joins, and a socket that was away gets it on replay.
  */
 export class Subscriptions {
-  private readonly batches = new GroupCommit<StoredChange, number>((changes) => this.commitAndMove(changes));
+  private readonly batches = new GroupCommit<StoredChange, ChangedPairs>((changes) => this.commitAndMove(changes));
+  /** Calls not finished yet: all their pieces committed and their events logged. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(
-    private readonly store: Store,
-    private readonly membership: Membership,
-    /** The most (user, channel) pairs one request may change (MAX_SUBSCRIPTION_PAIRS). */
-    private readonly maxPairs: number,
-    /**
-     * Many nodes: the store logs each change with its commit, and every node (this one too) moves
-     * its sockets when its tail of the log reaches it; this waits for this node's tail.
-     */
-    private readonly throughLog?: () => Promise<void>,
-  ) {}
+  constructor(private readonly options: SubscriptionsOptions) {}
 
-  async change(action: SubscriptionAction, method: unknown, document: unknown): Promise<SubscriptionChange> {
+  change(action: SubscriptionAction, method: unknown, document: unknown): Promise<SubscriptionChange> {
+    const call = this.changeNow(action, method, document);
+    const settled = call.catch(() => {}).finally(() => this.inFlight.delete(settled));
+    this.inFlight.add(settled);
+    return call;
+  }
+
+  /** Waits for every call accepted so far to finish: its pieces committed, its users told. */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  private async changeNow(action: SubscriptionAction, method: unknown, document: unknown): Promise<SubscriptionChange> {
     const { mode, names } = parseMethod(method, SUBSCRIPTION_MODES);
     const channels = channelsOfDocument(document);
-    const users: UserId[] = mode === 'users' ? names : await this.store.subscribersOfAny(names);
-    if (users.length * channels.length > this.maxPairs) {
+    const users: UserId[] = mode === 'users' ? names : await this.options.store.subscribersOfAny(names);
+    const { maxPairs } = this.options;
+    if (users.length * channels.length > maxPairs) {
       throw new ChattyError(
         'validation_failed',
-        `${users.length} users × ${channels.length} channels is more than the ${this.maxPairs} (user, channel) pairs one request may change (MAX_SUBSCRIPTION_PAIRS); split it`,
+        `${users.length} users × ${channels.length} channels is more than the ${maxPairs} (user, channel) pairs one request may change (MAX_SUBSCRIPTION_PAIRS); split it`,
         { pointer: '' },
       );
     }
-    let changed = 0;
-    // one piece at a time, each committed in a turn of its own: a request of a million pairs holds
-    // the event loop for one piece, not for seconds (SQLite commits synchronously)
-    for (const piece of pieces(users, channels, PIECE_PAIRS)) changed += await this.batches.add({ action, ...piece });
-    return { channels, users: users.length, changed };
+    const changed = new Map<UserId, ChannelName[]>();
+    try {
+      // one piece at a time, each committed in a turn of its own: a request of a million pairs
+      // holds the event loop for one piece, not for seconds (SQLite commits synchronously)
+      for (const piece of pieces(users, channels, PIECE_PAIRS)) {
+        for (const [user, mine] of await this.batches.add({ action, ...piece })) {
+          const earlier = changed.get(user);
+          if (earlier) earlier.push(...mine);
+          else changed.set(user, [...mine]);
+        }
+      }
+    } catch (error) {
+      // the pieces committed before the failure did change those users' channels: say so
+      await this.announce(action, changed).catch(() => {});
+      throw error;
+    }
+    await this.announce(action, changed);
+    return { channels, users: users.length, changed: pairCount(changed) };
   }
 
-  /** Waits for every change accepted so far to be committed. */
-  async drain(): Promise<void> {
-    await this.batches.drain();
+  private async commitAndMove(changes: StoredChange[]): Promise<ChangedPairs[]> {
+    const results = await this.options.store.changeSubscriptions(changes);
+    if (this.options.throughLog) await this.options.throughLog().catch(() => {});
+    else for (const change of changes) applyChange(this.options.membership, change);
+    return results;
   }
 
-  private async commitAndMove(changes: StoredChange[]): Promise<number[]> {
-    const counts = await this.store.changeSubscriptions(changes);
-    if (this.throughLog) await this.throughLog().catch(() => {});
-    else for (const change of changes) applyChange(this.membership, change);
-    return counts;
+  /**
+   * Logs `subscriptions:changed` for the users of `changed`: one event for all the users whose
+   * channels changed alike (the usual case: a call names the same channels for everyone), so that
+   * subscribing ten thousand users costs one event, not ten thousand.
+   */
+  private async announce(action: SubscriptionAction, changed: ReadonlyMap<UserId, readonly ChannelName[]>): Promise<void> {
+    const alike = new Map<string, { users: UserId[]; channels: readonly ChannelName[] }>();
+    for (const [user, channels] of changed) {
+      const key = channels.join('\n');
+      const group = alike.get(key);
+      if (group) group.users.push(user);
+      else alike.set(key, { users: [user], channels });
+    }
+    const createdAt = this.options.clock.now();
+    await Promise.all(
+      [...alike.values()].map(({ users, channels }) =>
+        this.options.eventLog.append({
+          kind: 'notify',
+          event: SUBSCRIPTIONS_CHANGED,
+          attributes: action === 'subscribe' ? { added: channels, removed: [] } : { added: [], removed: channels },
+          target: { mode: 'users', names: users },
+          add: [],
+          createdAt,
+        }),
+      ),
+    );
   }
 }
 

@@ -34,6 +34,7 @@ import type {
   Store,
   StoredEvent,
   SubscriptionChange,
+  ChangedPairs,
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken } from './store.js';
 import { EVENT_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
@@ -224,26 +225,29 @@ export class PostgresStore implements Store, SharedLog {
 
   // subscriptions
 
-  async changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<number[]> {
+  async changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<ChangedPairs[]> {
     if (changes.length === 0) return [];
     const now = Date.now();
     return this.transaction(async (query) => {
-      const counts: number[] = [];
+      const results: ChangedPairs[] = [];
       for (const { action, users, channels } of changes) {
-        const result =
+        const { rows } =
           action === 'subscribe'
             ? // in key order, so that two transactions inserting the same pairs cannot deadlock
-              await query(
+              await query<{ user_id: string; channel: string }>(
                 `INSERT INTO subscriptions (user_id, channel, created_at)
                  SELECT u, c, $3 FROM unnest($1::text[]) u CROSS JOIN unnest($2::text[]) c ORDER BY 1, 2
-                 ON CONFLICT DO NOTHING`,
+                 ON CONFLICT DO NOTHING RETURNING user_id, channel`,
                 [users, channels, now],
               )
-            : await query('DELETE FROM subscriptions WHERE user_id = ANY($1::text[]) AND channel = ANY($2::text[])', [users, channels]);
-        counts.push(result.rowCount ?? 0);
+            : await query<{ user_id: string; channel: string }>(
+                'DELETE FROM subscriptions WHERE user_id = ANY($1::text[]) AND channel = ANY($2::text[]) RETURNING user_id, channel',
+                [users, channels],
+              );
+        results.push(pairsInOrder(rows, users, channels));
       }
       if (this.shared) await this.logChanges(query, [{ type: 'subscriptions', changes }]);
-      return counts;
+      return results;
     }, this.shared ? `BEGIN; SELECT ${lockSql('eventLog')}` : 'BEGIN');
   }
 
@@ -579,4 +583,21 @@ function takenKey(error: unknown, keyed: readonly { idempotencyKey: string }[]):
   const e = error as { code?: string; constraint?: string; detail?: string };
   if (e.code !== '23505' || e.constraint !== 'events_idempotency_key_key') return undefined;
   return keyed.find((k) => e.detail?.includes(k.idempotencyKey))?.idempotencyKey ?? keyed[0]?.idempotencyKey;
+}
+
+/** Rows of changed pairs as the store contract returns them: users and channels in the change's order. */
+function pairsInOrder(rows: readonly { user_id: string; channel: string }[], users: readonly UserId[], channels: readonly ChannelName[]): ChangedPairs {
+  if (rows.length === 0) return new Map();
+  const changed = new Map<UserId, Set<ChannelName>>();
+  for (const { user_id, channel } of rows) {
+    let mine = changed.get(user_id);
+    if (!mine) changed.set(user_id, (mine = new Set()));
+    mine.add(channel);
+  }
+  const ordered = new Map<UserId, ChannelName[]>();
+  for (const user of users) {
+    const mine = changed.get(user);
+    if (mine) ordered.set(user, mine.size === channels.length ? [...channels] : channels.filter((channel) => mine.has(channel)));
+  }
+  return ordered;
 }

@@ -24,6 +24,7 @@ import type {
   Store,
   StoredEvent,
   SubscriptionChange,
+  ChangedPairs,
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS } from './store.js';
 import { EVENT_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
@@ -187,16 +188,18 @@ export class SqliteStore implements Store {
     return this.listKeys();
   }
 
-  async changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<number[]> {
+  async changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<ChangedPairs[]> {
     const now = Date.now();
     return this.db.transaction(() =>
       changes.map(({ action, users, channels }) => {
-        let changed = 0;
+        const changed = new Map<UserId, ChannelName[]>();
         for (const user of users) {
+          const mine: ChannelName[] = [];
           for (const channel of channels) {
             const result = action === 'subscribe' ? this.sql.subscribe.run(user, channel, now) : this.sql.unsubscribe.run(user, channel);
-            changed += result.changes;
+            if (result.changes > 0) mine.push(channel);
           }
+          if (mine.length > 0) changed.set(user, mine);
         }
         return changed;
       }),

@@ -112,6 +112,19 @@ export interface SubscriptionChange {
   readonly channels: readonly ChannelName[];
 }
 
+/**
+ * What one change actually did: for each user it added (removed) at least one channel for, those
+ * channels, in the order of the change's `channels`. A repeat is an empty map.
+ */
+export type ChangedPairs = ReadonlyMap<UserId, readonly ChannelName[]>;
+
+/** The number of (user, channel) pairs in `changed`. */
+export function pairCount(changed: ChangedPairs): number {
+  let count = 0;
+  for (const channels of changed.values()) count += channels.length;
+  return count;
+}
+
 /** Where replay has read a room up to. */
 export interface RoomCursor {
   readonly room: RoomName;
@@ -153,9 +166,9 @@ export interface Store {
   // subscriptions
   /**
    * Applies several subscription changes in one durable transaction, in order; returns for each
-   * how many (user, channel) pairs it actually added or removed.
+   * the (user, channel) pairs it actually added or removed.
    */
-  changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<number[]>;
+  changeSubscriptions(changes: readonly SubscriptionChange[]): Promise<ChangedPairs[]>;
   /** Distinct users subscribed to any of `channels`. */
   subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]>;
   /** A user's channels, ordered by name; all of them without `page`. */
