@@ -24,6 +24,7 @@
  * data-status="error" with the error detail; failures are also shown in #admin-error.
  */
 import { apiRequest, maybeSignedIn, forgetSignedIn } from './chatty-client.js';
+import { el } from './dom.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -206,25 +207,17 @@ async function loadOnline({ append = false } = {}) {
 }
 
 function buildOnlineItem(user) {
-  const li = document.createElement('li');
+  const li = el('li');
   li.dataset.userId = String(user.id);
-  const id = document.createElement('span');
-  id.className = 'user-id';
-  id.textContent = String(user.id);
-  const connections = document.createElement('span');
-  connections.className = 'connections';
   const n = Number(user.attributes?.connections ?? 0);
-  connections.textContent = `${n} connection${n === 1 ? '' : 's'}`;
-  const subs = document.createElement('button');
+  const subs = el('button', 'btn btn-small', 'Subscriptions');
   subs.type = 'button';
-  subs.className = 'btn btn-small';
-  subs.textContent = 'Subscriptions';
   subs.setAttribute('aria-label', `Subscriptions of ${user.id}`);
   subs.addEventListener('click', () => {
     ui.subsUser.value = String(user.id);
     ui.subsForm.requestSubmit();
   });
-  li.append(id, connections, subs);
+  li.append(el('span', 'user-id', user.id), el('span', 'connections', `${n} connection${n === 1 ? '' : 's'}`), subs);
   return li;
 }
 
