@@ -67,6 +67,17 @@ describe('browser client, end to end (issue 6)', function () {
   /** A registered account's user id: its username in the accounts' namespace. */
   const idOf = (username: string) => `@${username}`;
 
+  /** Opens `/admin` and signs in through its form. */
+  async function signInToConsole(page: Page, server: TestServer, username: string, password: string): Promise<void> {
+    await page.goto(server.url + '/admin');
+    await page.locator('#admin-login-form').waitFor({ state: 'visible' });
+    await page.fill('#admin-username', username);
+    await page.fill('#admin-password', password);
+    await page.click('#admin-login-btn');
+    await page.locator('#admin-console').waitFor({ state: 'visible' });
+    await hasText(page.locator('#admin-me'), `@${username}`);
+  }
+
   /** Opens `/`, creates an account through the form, and waits until the socket is ready. */
   async function register(page: Page, server: TestServer, username: string): Promise<void> {
     await page.goto(server.url + '/');
@@ -482,13 +493,7 @@ describe('browser client, end to end (issue 6)', function () {
 
     // The operator signs in on /admin.
     const admin = await newPage();
-    await admin.page.goto(server.url + '/admin');
-    await admin.page.locator('#admin-login-form').waitFor({ state: 'visible' });
-    await admin.page.fill('#admin-username', 'root-op');
-    await admin.page.fill('#admin-password', adminPassword);
-    await admin.page.click('#admin-login-btn');
-    await admin.page.locator('#admin-console').waitFor({ state: 'visible' });
-    await hasText(admin.page.locator('#admin-me'), '@root-op');
+    await signInToConsole(admin.page, server, 'root-op', adminPassword);
     // The chat user is online.
     await admin.page.locator(`#online-list li[data-user-id="${idOf(userName)}"]`).waitFor();
 
@@ -529,19 +534,25 @@ describe('browser client, end to end (issue 6)', function () {
     await admin.page.locator('#subs-result[data-status="ok"]').waitFor({ state: 'attached' });
     expect(JSON.parse((await admin.page.locator('#subs-result').textContent())!).data).to.deep.equal([{ type: 'channels', id: 'posts-12' }]);
 
-    // A secret that is too short: the API's 422 message.
+    // A secret that is too short: the API's 422 message (after the confirmation).
     await admin.page.fill('#rotate-secret', 'short');
     await admin.page.click('#rotate-btn');
+    await admin.page.click('#rotate-confirm-btn');
     await admin.page.locator('#rotate-result[data-status="error"]').waitFor({ state: 'attached' });
     expect(await admin.page.locator('#rotate-result').textContent()).to.contain('HTTP 422');
 
     await screenshot(admin.page, 'e2e-admin-page');
 
     // Rotate with no grace: the user's session ends and the chat page asks to sign in again.
+    const [oldKey] = await admin.page.locator('#keys-list li.key').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.keyId));
     await admin.page.click('#rotate-generate');
     await admin.page.fill('#rotate-grace', '0');
     await admin.page.click('#rotate-btn');
+    expect(await admin.page.locator('#rotate-consequence').textContent()).to.contain('stop working now');
+    await admin.page.click('#rotate-confirm-btn');
     await admin.page.locator('#rotate-result[data-status="ok"]').waitFor({ state: 'attached' });
+    await admin.page.locator('#keys-list li.key[data-current="true"]').filter({ hasNotText: oldKey! }).waitFor();
+    expect(await admin.page.locator('#keys-list li.key').count()).to.equal(1);
     expect(await admin.page.locator('#rotate-secret').inputValue()).to.equal('');
 
     await user.page.locator('#login-form').waitFor({ state: 'visible' });
@@ -556,9 +567,50 @@ describe('browser client, end to end (issue 6)', function () {
     await waitForState(user.page, 'connected');
     await user.page.locator('#conversation-list [data-conversation="posts-12"]').waitFor();
 
-    // The operator's own session was signed with the old key too: the console asks to sign in.
+    // The operator's own session was signed again with the new key: the console keeps working.
     await admin.page.click('#online-refresh');
-    await admin.page.locator('#admin-login-form').waitFor({ state: 'visible' });
+    await admin.page.locator(`#online-list li[data-user-id="${idOf(userName)}"]`).waitFor();
+    expect(await admin.page.locator('#admin-console').isVisible()).to.equal(true);
+    expect(await admin.page.locator('#admin-login').isVisible()).to.equal(false);
+  });
+
+  it('operator console: the key ring, and a rotation that asks first, explains its grace and keeps app servers working (issue 32)', async () => {
+    const adminPassword = 'operator password 2';
+    const server = await start({ ADMIN_USERNAME: 'root-keys', ADMIN_PASSWORD: adminPassword });
+    const app = client(server.url, server.serviceToken());
+    const admin = await newPage();
+    await signInToConsole(admin.page, server, 'root-keys', adminPassword);
+    const keys = admin.page.locator('#keys-list li.key');
+    await keys.first().waitFor();
+    expect(await keys.count()).to.equal(1);
+    const [firstKey] = await keys.evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.keyId));
+    expect(await admin.page.locator('#keys-list').textContent()).to.not.contain(server.secret);
+
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await admin.page.setViewportSize(viewport);
+      // the default grace is an hour, and the confirmation says what it means; cancel changes nothing
+      expect(await admin.page.locator('#rotate-grace').inputValue()).to.equal('3600');
+      await admin.page.click('#rotate-generate');
+      await admin.page.click('#rotate-btn');
+      await admin.page.locator('#rotate-confirm').waitFor({ state: 'visible' });
+      expect(await admin.page.locator('#rotate-consequence').textContent()).to.contain('keep working for 1 hour');
+      await screenshot(admin.page, `e2e-admin-rotate-confirm-${viewport.width}`);
+      await admin.page.click('#rotate-cancel-btn');
+      await admin.page.locator('#rotate-confirm').waitFor({ state: 'hidden' });
+    }
+    expect(await keys.count()).to.equal(1);
+
+    await admin.page.setViewportSize({ width: 1280, height: 800 });
+    await admin.page.click('#rotate-btn');
+    await admin.page.click('#rotate-confirm-btn');
+    await admin.page.locator('#rotate-result[data-status="ok"]').waitFor({ state: 'attached' });
+    await admin.page.locator('#keys-list li.key:nth-child(2)').waitFor();
+    expect(await keys.evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.current))).to.deep.equal(['true', 'false']);
+    expect(await keys.nth(1).getAttribute('data-key-id')).to.equal(firstKey);
+    expect(await keys.nth(1).locator('.key-state').textContent()).to.match(/^valid until /);
+    await screenshot(admin.page, 'e2e-admin-keys');
+    // the app server's token, signed with the old key, still works within the grace
+    expect((await app.get('/control/search/online')).status).to.equal(200);
   });
 });
 

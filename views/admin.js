@@ -18,18 +18,23 @@
  *                 #notify-add-origin, #notify-add-datetime, #notify-idempotency), #notify-result
  *   #subscribe-form (#subscribe-mode, #subscribe-list, #subscribe-document,
  *                    #subscribe-btn, #unsubscribe-btn), #subscribe-result
- *   #rotate-form (#rotate-secret, #rotate-grace, #rotate-generate, #rotate-show), #rotate-result
+ *   #keys-list                    li.key[data-key-id][data-current] with .key-id, .key-state,
+ *                                 .key-created; #keys-refresh
+ *   #rotate-form (#rotate-secret, #rotate-grace, #rotate-generate, #rotate-show, #rotate-btn),
+ *                                 #rotate-confirm (#rotate-consequence, #rotate-confirm-btn,
+ *                                 #rotate-cancel-btn), #rotate-result
  *
  * Every result element (<pre class="result">) gets data-status="ok" with the response JSON, or
  * data-status="error" with the error detail; failures are also shown in #admin-error.
  */
 import { apiRequest, maybeSignedIn, forgetSignedIn } from './chatty-client.js';
 import { el } from './dom.js';
+import { api, busy, nextLink, onSignedOut, setError, showFailure, showResult } from './admin-api.js';
+import { keysPanel } from './admin-keys.js';
 
 const $ = (selector) => document.querySelector(selector);
 
 const ui = {
-  error: $('#admin-error'),
   loading: $('#admin-loading'),
   login: $('#admin-login'),
   loginForm: $('#admin-login-form'),
@@ -67,22 +72,12 @@ const ui = {
   subscribeList: $('#subscribe-list'),
   subscribeDocument: $('#subscribe-document'),
   subscribeResult: $('#subscribe-result'),
-  rotateForm: $('#rotate-form'),
-  rotateSecret: $('#rotate-secret'),
-  rotateGrace: $('#rotate-grace'),
-  rotateGenerate: $('#rotate-generate'),
-  rotateShow: $('#rotate-show'),
-  rotateResult: $('#rotate-result'),
 };
 
 const state = { onlineNext: null, subsNext: null, participantsNext: null };
 
 // ---------------------------------------------------------------------------------------------
-// Helpers
-
-function setError(message) {
-  ui.error.textContent = message || '';
-}
+// Views
 
 function showLogin(message = '') {
   ui.loading.hidden = true;
@@ -101,57 +96,6 @@ function showConsole(meta) {
   ui.whoami.hidden = false;
   ui.logoutBtn.hidden = false;
   ui.me.textContent = meta.sub ?? '';
-}
-
-/** A same-origin path for a JSON:API `links.next` (a string or {href}). */
-function nextLink(json) {
-  const next = json?.links?.next;
-  const href = typeof next === 'string' ? next : next?.href;
-  if (!href) return null;
-  try {
-    const url = new URL(href, window.location.href);
-    return url.pathname + url.search;
-  } catch {
-    return null;
-  }
-}
-
-/** Calls the API; on 401/403 switches to the sign-in form. */
-async function api(method, url, options) {
-  const res = await apiRequest(method, url, options);
-  if (res.status === 401) {
-    showLogin(`${res.error} — please sign in with an admin account.`);
-  } else if (res.status === 403) {
-    showLogin(`${res.error} — this needs an admin account.`);
-  }
-  return res;
-}
-
-function showResult(target, res, label) {
-  if (res.ok) {
-    target.dataset.status = 'ok';
-    target.textContent = res.json ? JSON.stringify(res.json, null, 2) : `Done (HTTP ${res.status}).`;
-    return true;
-  }
-  showFailure(target, label, res.error, res.status);
-  return false;
-}
-
-function showFailure(target, label, message, status) {
-  target.dataset.status = 'error';
-  target.textContent = status ? `${message} (HTTP ${status})` : message;
-  if (ui.login.hidden) setError(`${label}: ${message}`);
-}
-
-/** Runs an action with its submit button disabled and the error region cleared. */
-async function busy(button, fn) {
-  setError('');
-  if (button) button.disabled = true;
-  try {
-    await fn();
-  } finally {
-    if (button) button.disabled = false;
-  }
 }
 
 function splitList(value) {
@@ -300,36 +244,6 @@ async function onSubscribeSubmit(event) {
   });
 }
 
-async function onRotateSubmit(event) {
-  event.preventDefault();
-  const button = event.submitter;
-  const body = { secret: ui.rotateSecret.value };
-  const grace = ui.rotateGrace.value.trim();
-  if (grace !== '') body.graceSeconds = Number(grace);
-  await busy(button, async () => {
-    const res = await api('PUT', '/auth/update-jwt-secret', { body });
-    if (showResult(ui.rotateResult, res, 'Rotate secret')) {
-      ui.rotateSecret.value = '';
-      if (!res.json) ui.rotateResult.textContent = `Secret rotated (HTTP ${res.status}).`;
-    }
-  });
-}
-
-function generateSecret() {
-  const bytes = new Uint8Array(48);
-  crypto.getRandomValues(bytes);
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  ui.rotateSecret.value = btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function toggleSecretVisibility() {
-  const show = ui.rotateSecret.type === 'password';
-  ui.rotateSecret.type = show ? 'text' : 'password';
-  ui.rotateShow.textContent = show ? 'Hide' : 'Show';
-  ui.rotateShow.setAttribute('aria-pressed', String(show));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Start
 
@@ -356,7 +270,7 @@ async function boot() {
   }
   setError('');
   showConsole(meta);
-  await loadOnline();
+  await Promise.all([loadOnline(), keys.load()]);
 }
 
 function wire() {
@@ -370,10 +284,9 @@ function wire() {
   ui.participantsMore.addEventListener('click', () => state.participantsNext && queryList(lists.participants(), state.participantsNext, ui.participantsMore));
   ui.notifyForm.addEventListener('submit', onNotifySubmit);
   ui.subscribeForm.addEventListener('submit', onSubscribeSubmit);
-  ui.rotateForm.addEventListener('submit', onRotateSubmit);
-  ui.rotateGenerate.addEventListener('click', generateSecret);
-  ui.rotateShow.addEventListener('click', toggleSecretVisibility);
 }
 
+const keys = keysPanel();
+onSignedOut(showLogin);
 wire();
 boot();

@@ -14,6 +14,16 @@ import { VerifiedTokens } from './verified-tokens.js';
 import type { NodeEnv } from '../../config.js';
 import type { UserId } from '../channels/names.js';
 
+/** A key of the ring as an operator may see it: everything but the secret. */
+export interface KeyDescription {
+  readonly id: KeyId;
+  readonly createdAt: number;
+  /** When it stops verifying tokens; null for the current key. */
+  readonly expiresAt: number | null;
+  /** Whether it signs new tokens. */
+  readonly current: boolean;
+}
+
 /** A start-up failure the operator must fix; its message is the one line printed. */
 export class StartupError extends Error {
   override readonly name = 'StartupError';
@@ -99,6 +109,12 @@ export class SigningKeys {
     if (typeof kid !== 'string' || this.current.find(kid, this.clock.now())) return result;
     await this.sync().catch(() => {});
     return this.verify(token);
+  }
+
+  /** The keys that verify tokens at `now`, the current one first: never their secrets. */
+  describe(now = this.clock.now()): KeyDescription[] {
+    const current = this.current.current().id;
+    return this.current.valid(now).map((key) => ({ id: key.id, createdAt: key.createdAt, expiresAt: key.expiresAt, current: key.id === current }));
   }
 
   /** Verifies a token, answering from the cache of recently verified tokens when it can. */

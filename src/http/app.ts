@@ -18,6 +18,7 @@ import { createPassport } from './authentication.js';
 import { authRoutes, type AuthLimit } from './auth-routes.js';
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import { jsonBodies } from './body-parsing.js';
+import { adminRoutes } from './admin-routes.js';
 import { controlRoutes } from './control-routes.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { opsRoutes, type ReadinessCheck } from './ops-routes.js';
@@ -83,7 +84,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId, config.metricsToken));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
-  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps));
+  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), adminRoutes({ keys: deps.keys, requireAdmin: auth.requireToken('admin') }));
   // the full set of security headers where a browser renders: the pages and their assets
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());
   app.use(notFound(routes));

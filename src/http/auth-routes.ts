@@ -5,6 +5,8 @@ import { ipKeyGenerator, rateLimit, type Options as RateLimitOptions, type Store
 import { accountUserId, credentialsObject, parseCredentials, type Accounts } from '../auth/accounts.js';
 import type { Config } from '../../config.js';
 import { usernameSchema } from '../auth/credentials.js';
+import { bearerToken, cookieToken } from '../auth/token-sources.js';
+import type { Role } from '../auth/tokens.js';
 import { ChattyError } from '../errors.js';
 import { audit, type Logger } from '../logger.js';
 import { secretWeakness } from '../auth/secret-strength.js';
@@ -53,6 +55,18 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
   const { limits } = config;
   const router = Router();
   const cookie: CookieOptions = { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, path: '/' };
+
+  /** Signs a login token with the current key and sets it as the login cookie. */
+  const signIn = (res: Response, sub: string, role: Role) => {
+    const now = keys.clock.now();
+    const jti = crypto.randomUUID();
+    const token = keys.sign({ sub, role, jti }, config.tokenTtlSeconds, now);
+    const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
+    res.cookie('jwt', token, { ...cookie, expires: expiresAt });
+    // no secret in it: it only lets a page know, without a request that fails, to ask who it is
+    res.cookie(SIGNED_IN_COOKIE, '1', { ...cookie, httpOnly: false, expires: expiresAt });
+    return { jti, token, expiresAt };
+  };
 
   // in memory, each server counting for itself; on many nodes in Redis, counted for the cluster
   const limiter = (name: AuthLimit, detail: string, options: LimiterOptions) => rateLimiter(logger, name, detail, options, limitStore?.(name));
@@ -117,15 +131,9 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
         keys
           .upToDate()
           .then(() => {
-            const now = keys.clock.now();
             // the account's own spelling: a login as ALICE is @alice
+            const { jti, token, expiresAt } = signIn(res, accountUserId(account.username), account.role);
             // the token's own id is the resource's id (JSON:API resources have one)
-            const jti = crypto.randomUUID();
-            const token = keys.sign({ sub: accountUserId(account.username), role: account.role, jti }, config.tokenTtlSeconds, now);
-            const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
-            res.cookie('jwt', token, { ...cookie, expires: expiresAt });
-            // no secret in it: it only lets a page know, without a request that fails, to ask who it is
-            res.cookie(SIGNED_IN_COOKIE, '1', { ...cookie, httpOnly: false, expires: expiresAt });
             send(res, 200, serialize.tokens({ id: jti, token, expiresAt: expiresAt.toISOString() }));
           })
           .catch(next);
@@ -151,6 +159,9 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
     const now = keys.clock.now();
     const { key, retired } = await keys.rotate(secret, graceSeconds, now);
     const { sub, role, keyId } = req.principal!;
+    // a page that rotated (the operator console, signed in by cookie) keeps its session: its cookie
+    // is signed again with the new key, whatever the grace period does to the old ones
+    if (!bearerToken(req.headers.authorization) && cookieToken(req.headers.cookie)) signIn(res, sub, role);
     audit(
       logger,
       'key_rotated',

@@ -29,6 +29,7 @@ export const serialize = {
   notifications: serializer('notifications', ['event', 'mode', 'targets', 'createdAt']),
   tokens: serializer('tokens', ['token', 'expiresAt']),
   keys: serializer('keys', ['createdAt', 'previousKeysExpireAt']),
+  keyRing: serializer('keys', ['createdAt', 'expiresAt', 'current']),
 };
 
 /** Writes a JSON:API document directly: Express's res.send adds nothing an API response needs. */

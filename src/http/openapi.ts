@@ -219,6 +219,16 @@ export const OPENAPI = {
         responses: { '200': json(list(resource('users', { connections: { type: 'integer', minimum: 1 } })), 'A page of users'), default: errorResponse },
       },
     },
+    '/control/keys': {
+      get: {
+        summary: 'The key ring (admin): the keys that verify tokens, the current one first; never their secrets',
+        security: bearer,
+        responses: {
+          '200': json(list(resource('keys', { createdAt: dateTime, expiresAt: { ...dateTime, type: ['string', 'null'] }, current: { type: 'boolean' } })), 'The key ring'),
+          default: errorResponse,
+        },
+      },
+    },
     '/healthz': {
       get: {
         summary: 'The process is up',
