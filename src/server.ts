@@ -128,6 +128,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     );
     if (config.limits.maxConnections > 0) httpServer.maxConnections = config.limits.maxConnections;
     const sockets = createSocketServer(httpServer, {
+      nodeId: config.nodeId,
       store,
       eventLog,
       keys,
@@ -175,6 +176,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       presence,
       notifications: new Notifications(store, eventLog, metrics, clock),
       subscriptions,
+      live: sockets.live,
       readiness: [
         { name: 'store', check: () => store.ping() },
         ...(redis ? [{ name: 'redis', check: () => redis.ping(), required: false }] : []),

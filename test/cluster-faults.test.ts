@@ -4,7 +4,8 @@
  * services themselves are never touched). And `kill -9` of a node in the middle of a stream.
  */
 import { expect } from 'chai';
-import { doc, expectJsonApiError, request, type ApiResponse } from './helpers/http.js';
+import { client, doc, expectJsonApiError, request, type ApiResponse } from './helpers/http.js';
+import { signToken } from './helpers/server.js';
 import { REDIS_URL, requireRedis, useCluster, type TestCluster, type TestNode } from './helpers/cluster.js';
 import { requirePostgres } from './helpers/postgres.js';
 import { connect, type TestSocket } from './helpers/sockets.js';
@@ -82,6 +83,12 @@ describe('many nodes: faults (contract §9 guarantee 8, issue 26)', function () 
     // a presence query does not wait for Redis: it answers from the node's own counts
     const query = await alice.call('presence:query', { channel: 'rooms-f1' });
     expect(query).to.deep.include({ ok: true, online: ['f1-alice'] });
+    // the operator's list of sockets answers with this node's own, saying it is not complete
+    const operator = client(c.url, signToken(cluster.secret, 'operator', { role: 'admin', expiresIn: 3600 }));
+    const sockets = await operator.get('/control/sockets?userId=f1-alice');
+    expect(sockets.status).to.equal(200);
+    expect(sockets.body.meta).to.deep.equal({ complete: false });
+    expect(sockets.body.data.map((r: { id: string }) => r.id)).to.deep.equal([alice.socket.id]);
     const ready = await request('GET', `${a.url}/readyz`);
     expect(ready.status, 'Redis is not a reason to take a node out of the balancer').to.equal(200);
     expect(ready.body.meta.checks).to.deep.equal({ store: 'ok', redis: 'unreachable' });

@@ -5,7 +5,8 @@
  * the decision not to announce, never by a sleep.
  */
 import { expect } from 'chai';
-import { doc, expectJsonApiError, request } from './helpers/http.js';
+import { client, doc, expectJsonApiError, request } from './helpers/http.js';
+import { signToken } from './helpers/server.js';
 import { requireRedis, useCluster, type TestCluster, type TestNode } from './helpers/cluster.js';
 import { requirePostgres } from './helpers/postgres.js';
 import { connect, type TestSocket } from './helpers/sockets.js';
@@ -74,6 +75,31 @@ describe('many nodes: presence, typing, receipts and limits across nodes (contra
       ['p2-bob', true],
     ]);
     expect(await connections(b, 'p2-bob')).to.equal(1);
+  });
+
+  it('shows the operator every node\'s sockets and channel counts, and disconnects a socket on another node (issue 32)', async () => {
+    await subscribe('p7-alice,p7-bob,p7-carol', ['rooms', 'p7']);
+    const sockets = [await open(a, 'p7-alice'), await open(b, 'p7-bob'), await open(c, 'p7-alice')];
+    const operator = client(b.url, signToken(cluster.secret, 'operator', { role: 'admin', expiresIn: 3600 }));
+    const listed = await operator.get('/control/sockets?userId=p7-alice');
+    expect(listed.status).to.equal(200);
+    expect(listed.body.meta).to.deep.equal({ complete: true });
+    expect(listed.body.data.map((r: { id: string; attributes: { node: string } }) => [r.id, r.attributes.node])).to.deep.equal(
+      [
+        [sockets[0]!.socket.id, a.id],
+        [sockets[2]!.socket.id, c.id],
+      ].sort(([x], [y]) => (x! < y! ? -1 : 1)),
+    );
+    const channels = await operator.get('/control/channels?prefix=rooms-p7');
+    expect(channels.body.data.map((r: { id: string; attributes: object }) => [r.id, r.attributes])).to.deep.equal([['rooms-p7', { subscribers: 3, online: 2 }]]);
+    expect(channels.body.meta).to.deep.equal({ complete: true });
+
+    // node B disconnects alice's socket on node C
+    const gone = new Promise((resolve) => sockets[2]!.socket.once('disconnect', resolve));
+    expect((await operator.delete(`/control/sockets/${sockets[2]!.socket.id}`)).status).to.equal(204);
+    await gone;
+    expectJsonApiError(await operator.delete(`/control/sockets/${sockets[2]!.socket.id}`), 404, 'not_found');
+    expect(sockets[0]!.socket.connected).to.equal(true);
   });
 
   it('carries typing and read receipts to members on the other nodes; history and unread agree on every node', async () => {

@@ -574,6 +574,51 @@ describe('browser client, end to end (issue 6)', function () {
     expect(await admin.page.locator('#admin-login').isVisible()).to.equal(false);
   });
 
+  it('operator console: sockets on every node with disconnect, and channels with their counts, on a desktop and a phone (issue 32)', async () => {
+    const adminPassword = 'operator password 3';
+    const server = await start({ ADMIN_USERNAME: 'root-live', ADMIN_PASSWORD: adminPassword });
+    const api = client(server.url, server.serviceToken());
+    const name = uniqueName('hal');
+    expect((await api.post(`/control/subscription/subscribe?method=users:${idOf(name)},offline-1`, doc(['rooms', '9']))).status).to.equal(200);
+    const user = await newPage();
+    await register(user.page, server, name);
+    const admin = await newPage();
+    await signInToConsole(admin.page, server, 'root-live', adminPassword);
+
+    const socketItem = admin.page.locator(`#sockets-list li.socket[data-user-id="${idOf(name)}"]`);
+    await socketItem.waitFor();
+    const firstSocket = await socketItem.getAttribute('data-socket-id');
+    expect(await socketItem.locator('.socket-meta').textContent()).to.match(/^websocket · \S+ · node \S+ · token until /);
+    const channel = admin.page.locator('#channels-list li.channel[data-channel="rooms-9"]');
+    await channel.waitFor();
+    expect(await channel.locator('.subscribers').textContent()).to.equal('2 subscribers');
+    expect(await channel.locator('.online').textContent()).to.equal('1 online');
+    await admin.page.fill('#channels-prefix', 'nothing-');
+    await admin.page.click('#channels-search');
+    await hasText(admin.page.locator('#channels-status'), 'No channel has subscribers.');
+    await admin.page.fill('#channels-prefix', 'rooms-');
+    await admin.page.click('#channels-search');
+    await channel.waitFor();
+    // "Participants" fills the participants lookup
+    await channel.getByRole('button').click();
+    await admin.page.locator('#participants-result[data-status="ok"]').waitFor({ state: 'attached' });
+    expect(await admin.page.locator('#participants-channel').inputValue()).to.equal('rooms-9');
+
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await admin.page.setViewportSize(viewport);
+      expect(await socketItem.locator('.disconnect').isVisible(), `at ${viewport.width}px`).to.equal(true);
+      await screenshot(admin.page, `e2e-admin-live-${viewport.width}`);
+    }
+
+    // disconnecting the socket: it leaves the list; the page, which is not banned, reconnects with another
+    await socketItem.locator('.disconnect').click();
+    await admin.page.locator(`#sockets-list li.socket[data-socket-id="${firstSocket}"]`).waitFor({ state: 'detached' });
+    await waitForState(user.page, 'connected');
+    await admin.page.click('#sockets-refresh');
+    await socketItem.waitFor();
+    expect(await socketItem.getAttribute('data-socket-id')).to.not.equal(firstSocket);
+  });
+
   it('operator console: the key ring, and a rotation that asks first, explains its grace and keeps app servers working (issue 32)', async () => {
     const adminPassword = 'operator password 2';
     const server = await start({ ADMIN_USERNAME: 'root-keys', ADMIN_PASSWORD: adminPassword });

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import crypto from 'node:crypto';
 import { client, expectJsonApiError as expectError, request } from './helpers/http.js';
+import { connect } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
 const PASSWORD = 'correct horse battery';
@@ -16,11 +17,15 @@ describe('operator routes (issue 32)', () => {
   const admin = () => client(world.server.url, world.server.adminToken());
 
   it('refuses every operator route to service and user tokens (403) and without a token (401)', async () => {
-    for (const path of ['/control/keys']) {
+    for (const path of ['/control/keys', '/control/sockets', '/control/channels']) {
       expectError(await world.api.get(path), 403, 'forbidden');
       expectError(await client(world.server.url, world.server.token('alice')).get(path), 403, 'forbidden');
       expectError(await client(world.server.url).get(path), 401, 'token_missing');
     }
+    const someone = await world.open('someone');
+    expectError(await world.api.delete(`/control/sockets/${someone.socket.id}`), 403, 'forbidden');
+    expectError(await client(world.server.url).delete(`/control/sockets/${someone.socket.id}`), 401, 'token_missing');
+    expect(someone.socket.connected).to.equal(true);
   });
 
   describe('GET /control/keys', () => {
@@ -39,6 +44,79 @@ describe('operator routes (issue 32)', () => {
       expect(old.attributes.current).to.equal(false);
       expect(Date.parse(old.attributes.expiresAt) - before).to.be.within(3_590_000, 3_610_000);
       expect(JSON.stringify(res.body)).to.not.include(secret);
+    });
+  });
+
+  describe('GET /control/sockets and DELETE /control/sockets/:id', () => {
+    it('lists every socket by id, with its user, transport, address, times and node, filtered by user and paged', async () => {
+      const before = Date.now();
+      // alice's tokens have no exp, bob's expires in an hour
+      const bob = await connect(world.server.url, { token: world.server.token('bob', { expiresIn: 3600 }) });
+      const sockets = [await world.open('alice'), await world.open('alice'), bob];
+      const res = await admin().get('/control/sockets');
+      expect(res.status).to.equal(200);
+      expect(res.body.meta).to.deep.equal({ complete: true });
+      const ids = sockets.map((s) => s.socket.id!).sort();
+      expect(res.body.data.map((r: { id: string }) => r.id)).to.deep.equal(ids);
+      for (const resource of res.body.data) {
+        const socket = sockets.find((s) => s.socket.id === resource.id)!;
+        expect(resource.attributes).to.include({ userId: socket.ready.userId, transport: 'websocket', node: world.server.chatty.config.nodeId });
+        expect(resource.attributes.address).to.be.oneOf(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+        expect(Date.parse(resource.attributes.connectedAt)).to.be.within(before - 1000, Date.now());
+        if (socket === bob) expect(Date.parse(resource.attributes.tokenExpiresAt) - Date.now()).to.be.within(3_500_000, 3_601_000);
+        else expect(resource.attributes.tokenExpiresAt).to.equal(null);
+      }
+      const alices = await admin().get('/control/sockets?userId=alice');
+      expect(alices.body.data.map((r: { id: string }) => r.id)).to.deep.equal(sockets.slice(0, 2).map((s) => s.socket.id!).sort());
+      const first = await admin().get('/control/sockets?page[size]=2');
+      expect(first.body.data.map((r: { id: string }) => r.id)).to.deep.equal(ids.slice(0, 2));
+      const second = await admin().get(first.body.links.next);
+      expect(second.body.data.map((r: { id: string }) => r.id)).to.deep.equal(ids.slice(2));
+      expect(second.body.links).to.equal(undefined);
+      expectError(await admin().get('/control/sockets?userId=a,b'), 400, 'invalid_parameter', { parameter: 'userId' });
+    });
+
+    it('disconnects a socket by id, and answers 404 for one that is not connected', async () => {
+      const [keep, drop] = [await world.open('carol'), await world.open('carol')];
+      const gone = new Promise((resolve) => drop.socket.once('disconnect', resolve));
+      const res = await admin().delete(`/control/sockets/${drop.socket.id}`);
+      expect(res.status).to.equal(204);
+      expect(await gone).to.equal('io server disconnect');
+      expect(keep.socket.connected).to.equal(true);
+      expectError(await admin().delete(`/control/sockets/${drop.socket.id}`), 404, 'not_found');
+      expectError(await admin().delete('/control/sockets/nope'), 404, 'not_found');
+      const left = await admin().get('/control/sockets?userId=carol');
+      expect(left.body.data.map((r: { id: string }) => r.id)).to.deep.equal([keep.socket.id]);
+    });
+  });
+
+  describe('GET /control/channels', () => {
+    it('lists channels by name with their subscribers and the users online in them, by prefix and paged', async () => {
+      await world.subscribe(['alice', 'bob', 'carol'], ['posts', '1']);
+      await world.subscribe(['alice'], ['posts', '2']);
+      await world.subscribe(['bob'], ['teams', '1']);
+      await world.subscribe(['dave'], ['postsx', '1']);
+      // alice twice (two tabs: one user online), bob once, carol and dave offline
+      await Promise.all([world.open('alice'), world.open('alice'), world.open('bob')]);
+      const res = await admin().get('/control/channels');
+      expect(res.status).to.equal(200);
+      expect(res.body.meta).to.deep.equal({ complete: true });
+      const counts = (body: { data: { id: string; attributes: { subscribers: number; online: number } }[] }) => body.data.map((r) => [r.id, r.attributes.subscribers, r.attributes.online]);
+      expect(counts(res.body)).to.deep.equal([
+        ['posts-1', 3, 2],
+        ['posts-2', 1, 1],
+        ['postsx-1', 1, 0],
+        ['teams-1', 1, 1],
+      ]);
+      expect(counts((await admin().get('/control/channels?prefix=posts-')).body)).to.deep.equal([
+        ['posts-1', 3, 2],
+        ['posts-2', 1, 1],
+      ]);
+      const first = await admin().get('/control/channels?prefix=posts&page[size]=2');
+      expect(counts(first.body).map(([id]) => id)).to.deep.equal(['posts-1', 'posts-2']);
+      expect(counts((await admin().get(first.body.links.next)).body)).to.deep.equal([['postsx-1', 1, 0]]);
+      expect((await admin().get('/control/channels?prefix=nothing')).body.data).to.deep.equal([]);
+      expectError(await admin().get('/control/channels?prefix=a%20b'), 400, 'invalid_parameter', { parameter: 'prefix' });
     });
   });
 

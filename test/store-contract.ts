@@ -152,6 +152,29 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         ]);
       });
 
+      it('lists channels with their subscriber counts, by name, by prefix and after a name', async () => {
+        await subscribe(['a', 'b'], ['posts-1']);
+        await subscribe(['a'], ['posts-10', 'postsé-1', 'teams-1', 'posts-\u{1F600}']);
+        await subscribe(['c'], ['posts-10']);
+        await unsubscribe(['a'], ['teams-1']);
+        const listed = async (query: { prefix?: string; after?: string; size: number }) => (await store.listChannels(query)).map((c) => [c.channel, c.subscribers]);
+        expect(await listed({ size: 10 })).to.deep.equal([
+          ['posts-1', 2],
+          ['posts-10', 2],
+          ['posts-\u{1F600}', 1],
+          ['postsé-1', 1],
+        ]);
+        expect(await listed({ prefix: 'posts-', size: 10 })).to.deep.equal([
+          ['posts-1', 2],
+          ['posts-10', 2],
+          ['posts-\u{1F600}', 1],
+        ]);
+        expect(await listed({ prefix: 'posts-', after: 'posts-10', size: 10 })).to.deep.equal([['posts-\u{1F600}', 1]]);
+        expect(await listed({ prefix: 'posts', after: 'posts-\u{1F600}', size: 1 })).to.deep.equal([['postsé-1', 1]]);
+        expect(await listed({ prefix: 'posts-1', size: 1 })).to.deep.equal([['posts-1', 2]]);
+        expect(await listed({ prefix: 'zzz', size: 10 })).to.deep.equal([]);
+      });
+
       it('handles ten thousand users in one call', async () => {
         const users = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
         expect(await subscribe(users, ['a-1', 'b-2'])).to.equal(20_000);

@@ -18,6 +18,12 @@
  *                 #notify-add-origin, #notify-add-datetime, #notify-idempotency), #notify-result
  *   #subscribe-form (#subscribe-mode, #subscribe-list, #subscribe-document,
  *                    #subscribe-btn, #unsubscribe-btn), #subscribe-result
+ *   #sockets-form (#sockets-user, #sockets-refresh), #sockets-status, #sockets-more,
+ *   #sockets-list                 li.socket[data-socket-id][data-user-id] with .user-id, .since,
+ *                                 .socket-id, .socket-meta and a .disconnect button
+ *   #channels-form (#channels-prefix, #channels-search), #channels-status, #channels-more,
+ *   #channels-list                li.channel[data-channel] with .channel-name, .subscribers,
+ *                                 .online and a "Participants" button
  *   #keys-list                    li.key[data-key-id][data-current] with .key-id, .key-state,
  *                                 .key-created; #keys-refresh
  *   #rotate-form (#rotate-secret, #rotate-grace, #rotate-generate, #rotate-show, #rotate-btn),
@@ -31,6 +37,7 @@ import { apiRequest, maybeSignedIn, forgetSignedIn } from './chatty-client.js';
 import { el } from './dom.js';
 import { api, busy, nextLink, onSignedOut, setError, showFailure, showResult } from './admin-api.js';
 import { keysPanel } from './admin-keys.js';
+import { channelsPanel, socketsPanel } from './admin-live.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -270,7 +277,7 @@ async function boot() {
   }
   setError('');
   showConsole(meta);
-  await Promise.all([loadOnline(), keys.load()]);
+  await Promise.all([loadOnline(), keys.load(), sockets.load(), channels.load()]);
 }
 
 function wire() {
@@ -287,6 +294,13 @@ function wire() {
 }
 
 const keys = keysPanel();
+const sockets = socketsPanel();
+const channels = channelsPanel({
+  onParticipants(channel) {
+    ui.participantsChannel.value = channel;
+    ui.participantsForm.requestSubmit();
+  },
+});
 onSignedOut(showLogin);
 wire();
 boot();

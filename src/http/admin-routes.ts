@@ -4,24 +4,68 @@
  * Mounted after the app server's routes; each route asks for the `admin` role itself, so a
  * `service` token gets `403` here and an unknown path stays a `404`.
  */
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { SigningKeys } from '../auth/signing-keys.js';
-import { send, serialize } from './jsonapi.js';
+import { isValidName } from '../channels/names.js';
+import { ChattyError } from '../errors.js';
+import type { LiveSockets } from '../realtime/live-sockets.js';
+import type { Store } from '../store/store.js';
+import { pageOf, parsePage, queryParameter, send, serialize } from './jsonapi.js';
 
 interface AdminRouteDeps {
   keys: SigningKeys;
+  store: Store;
+  live: LiveSockets;
   /** The `admin` role check of the app's authentication. */
   requireAdmin: RequestHandler;
 }
 
 const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
 
-export function adminRoutes({ keys, requireAdmin }: AdminRouteDeps): Router {
+/** An optional query parameter that must be a valid name (contract §1) when given. */
+function optionalName(req: Request, name: string): string | undefined {
+  const value = queryParameter(req, name);
+  if (value === undefined || value === '') return undefined;
+  if (!isValidName(value)) throw new ChattyError('invalid_parameter', `${name} must be a valid id`, { parameter: name });
+  return value;
+}
+
+export function adminRoutes({ keys, store, live, requireAdmin }: AdminRouteDeps): Router {
   const router = Router();
 
   router.get('/keys', requireAdmin, (_req, res) => {
     const ring = keys.describe().map((key) => ({ id: key.id, createdAt: iso(key.createdAt), expiresAt: iso(key.expiresAt), current: key.current }));
     send(res, 200, serialize.keyRing(ring));
+  });
+
+  router.get('/sockets', requireAdmin, async (req, res) => {
+    const userId = optionalName(req, 'userId');
+    const page = parsePage(req);
+    const { sockets, complete } = await live.sockets({ ...(userId !== undefined ? { userId } : {}), ...(page.after !== undefined ? { after: page.after } : {}), limit: page.size + 1 });
+    const { items, links } = pageOf(req, sockets, page, (socket) => socket.id);
+    const data = items.map((socket) => ({ ...socket, connectedAt: iso(socket.connectedAt), tokenExpiresAt: iso(socket.tokenExpiresAt) }));
+    send(res, 200, serialize.sockets(data, { links, meta: { complete } }));
+  });
+
+  router.delete('/sockets/:id', requireAdmin, async (req, res) => {
+    const { found, complete } = await live.disconnect(String(req.params.id));
+    if (!found) {
+      throw new ChattyError('not_found', complete ? 'No socket with this id is connected' : 'No node that answered has a socket with this id (some nodes did not answer)');
+    }
+    res.status(204).end();
+  });
+
+  router.get('/channels', requireAdmin, async (req, res) => {
+    const prefix = queryParameter(req, 'prefix') ?? '';
+    if (prefix.length > 200 || /[\s\u0000-\u001f\u007f,:[\]]/u.test(prefix)) {
+      throw new ChattyError('invalid_parameter', 'prefix must be the start of a channel name', { parameter: 'prefix' });
+    }
+    const page = parsePage(req);
+    const counts = await store.listChannels({ prefix, ...(page.after !== undefined ? { after: page.after } : {}), size: page.size + 1 });
+    const { items, links } = pageOf(req, counts, page, (count) => count.channel);
+    const { online, complete } = await live.onlineIn(items.map((count) => count.channel));
+    const data = items.map(({ channel, subscribers }) => ({ id: channel, subscribers, online: online.get(channel) ?? 0 }));
+    send(res, 200, serialize.channelCounts(data, { links, meta: { complete } }));
   });
 
   return router;

@@ -19,6 +19,7 @@ import { authRoutes, type AuthLimit } from './auth-routes.js';
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import { jsonBodies } from './body-parsing.js';
 import { adminRoutes } from './admin-routes.js';
+import type { LiveSockets } from '../realtime/live-sockets.js';
 import { controlRoutes } from './control-routes.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { opsRoutes, type ReadinessCheck } from './ops-routes.js';
@@ -36,6 +37,8 @@ export interface AppDeps {
   notifications: Notifications;
   subscriptions: Subscriptions;
   presence: PresenceTracker;
+  /** The live sockets on every node, for the operator's routes. */
+  live: LiveSockets;
   readiness: readonly ReadinessCheck[];
   isDraining: () => boolean;
   /** Many nodes: the login and registration limits counted for the whole cluster. */
@@ -84,7 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId, config.metricsToken));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
-  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), adminRoutes({ keys: deps.keys, requireAdmin: auth.requireToken('admin') }));
+  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), adminRoutes({ keys: deps.keys, store: deps.store, live: deps.live, requireAdmin: auth.requireToken('admin') }));
   // the full set of security headers where a browser renders: the pages and their assets
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());
   app.use(notFound(routes));

@@ -30,6 +30,8 @@ export const serialize = {
   tokens: serializer('tokens', ['token', 'expiresAt']),
   keys: serializer('keys', ['createdAt', 'previousKeysExpireAt']),
   keyRing: serializer('keys', ['createdAt', 'expiresAt', 'current']),
+  sockets: serializer('sockets', ['userId', 'transport', 'address', 'connectedAt', 'tokenExpiresAt', 'node']),
+  channelCounts: serializer('channels', ['subscribers', 'online']),
 };
 
 /** Writes a JSON:API document directly: Express's res.send adds nothing an API response needs. */

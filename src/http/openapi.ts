@@ -33,6 +33,11 @@ function metaDocument(members: Record<string, unknown>) {
 }
 const list = (item: unknown) => document({ type: 'array', items: item }, { links });
 
+/** A page of a list counted on every node: `meta.complete` is false when a node did not answer in time. */
+const liveList = (item: unknown) =>
+  document({ type: 'array', items: item }, { links, meta: { type: 'object', properties: { complete: { type: 'boolean' } }, required: ['complete'], additionalProperties: false } });
+const nullableDateTime = { ...dateTime, type: ['string', 'null'] };
+
 const JSON_API = 'application/vnd.api+json';
 const json = (schema: unknown, description: string) => ({ description, content: { [JSON_API]: { schema } } });
 const errorResponse = json(ref('ErrorDocument'), 'A JSON:API error document; `errors[0].code` is from the error registry');
@@ -224,7 +229,40 @@ export const OPENAPI = {
         summary: 'The key ring (admin): the keys that verify tokens, the current one first; never their secrets',
         security: bearer,
         responses: {
-          '200': json(list(resource('keys', { createdAt: dateTime, expiresAt: { ...dateTime, type: ['string', 'null'] }, current: { type: 'boolean' } })), 'The key ring'),
+          '200': json(list(resource('keys', { createdAt: dateTime, expiresAt: nullableDateTime, current: { type: 'boolean' } })), 'The key ring'),
+          default: errorResponse,
+        },
+      },
+    },
+    '/control/sockets': {
+      get: {
+        summary: 'Connected sockets on every node (admin), by socket id',
+        security: bearer,
+        parameters: [{ name: 'userId', in: 'query', description: 'only this user’s sockets', schema: string }, ...pageParameters],
+        responses: {
+          '200': json(
+            liveList(resource('sockets', { userId: string, transport: { enum: ['websocket', 'polling'] }, address: string, connectedAt: dateTime, tokenExpiresAt: nullableDateTime, node: string })),
+            'A page of sockets',
+          ),
+          default: errorResponse,
+        },
+      },
+    },
+    '/control/sockets/{id}': {
+      delete: {
+        summary: 'Disconnect a socket, on whichever node holds it (admin)',
+        security: bearer,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: string }],
+        responses: { '204': { description: 'Disconnected' }, default: errorResponse },
+      },
+    },
+    '/control/channels': {
+      get: {
+        summary: 'Channels with subscribers, by name, with their subscriber and online counts (admin)',
+        security: bearer,
+        parameters: [{ name: 'prefix', in: 'query', description: 'only channels starting with this', schema: { type: 'string', maxLength: 200 } }, ...pageParameters],
+        responses: {
+          '200': json(liveList(resource('channels', { subscribers: { type: 'integer', minimum: 1 }, online: { type: 'integer', minimum: 0 } })), 'A page of channels'),
           default: errorResponse,
         },
       },

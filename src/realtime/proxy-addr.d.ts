@@ -7,4 +7,6 @@ declare module 'proxy-addr' {
   export type TrustFunction = (addr: string, hop: number) => boolean;
   /** Compiles addresses, CIDR ranges and the names `loopback`, `linklocal`, `uniquelocal`. */
   export function compile(trust: string | string[]): TrustFunction;
+  /** The client's address: the furthest hop of X-Forwarded-For reached through trusted proxies only. */
+  export default function proxyaddr(req: import('node:http').IncomingMessage, trust: TrustFunction): string;
 }

@@ -20,6 +20,7 @@ import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
 import { ChannelSizes } from './channel-sizes.js';
 import { authenticateHandshake, claimSocketSlot, compileTrust, refuseForeignOrigins } from './handshake.js';
+import { LiveSockets } from './live-sockets.js';
 import { Membership } from './membership.js';
 import { PresencePolicy } from './presence-policy.js';
 import { PresenceSessions } from './presence-sessions.js';
@@ -47,11 +48,15 @@ export interface SocketServerDeps {
   replayPageSize?: number;
   /** Many nodes: the adapter that carries volatile broadcasts (typing, presence) to the other nodes. */
   adapter?: ServerOptions['adapter'];
+  /** NODE_ID, as the operator's list of sockets names it. */
+  nodeId: string;
 }
 
 export interface SocketServer {
   io: ChattyIo;
   membership: Membership;
+  /** The live sockets as the operator's routes see them, on every node. */
+  live: LiveSockets;
   /** Emits a committed event to its rooms: the event log's delivery function. */
   deliver: Deliver;
   /** Announces `offline` for users whose last sockets were on a node that died. */
@@ -75,6 +80,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     cors: { origin: true, credentials: true },
   });
   corkWebSocketBatches(io);
+  const live = new LiveSockets(io, { nodeId: deps.nodeId, trust, clustered: deps.adapter !== undefined });
   const channelSizes = new ChannelSizes(store, clock);
   const membership = new Membership(io, channelSizes);
   const users = new UserSockets(limits, clock);
@@ -157,6 +163,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   return {
     io,
     membership,
+    live,
     deliver: createDeliver(io),
     announceOffline(users) {
       for (const userId of users) {

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/tokens.js';
 import type { ScheduledRun } from '../time/timers.js';
 import type { ClientToServerEvents, ExpiryReason, ServerToClientEvents } from './protocol.js';
 import type { TokenBucket } from './token-bucket.js';
+import type { LiveSocketEvents } from './live-sockets.js';
 
 /** Why Chatty itself ends a socket (logged, and sent as `auth:expired.reason` for the token ones). */
 export type DropReason = ExpiryReason | 'slow_consumer';
@@ -30,7 +31,10 @@ export interface SocketData {
   channelsAtDisconnect?: string[];
 }
 
-/** Nodes talk through the shared log and the adapter's broadcasts, never through server-side events. */
-type InterServerEvents = Record<string, never>;
+/**
+ * Nodes talk through the shared log and the adapter's broadcasts; server-side events carry only
+ * the operator's questions about live sockets (live-sockets.ts).
+ */
+type InterServerEvents = LiveSocketEvents;
 export type ChattyIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type ChattySocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -35,8 +35,10 @@ import type {
   StoredEvent,
   SubscriptionChange,
   ChangedPairs,
+  ChannelCount,
+  ChannelQuery,
 } from './store.js';
-import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken } from './store.js';
+import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken, LAST_CHARACTER } from './store.js';
 import { EVENT_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
 
 /**
@@ -249,6 +251,17 @@ export class PostgresStore implements Store, SharedLog {
       if (this.shared) await this.logChanges(query, [{ type: 'subscriptions', changes }]);
       return results;
     }, this.shared ? `BEGIN; SELECT ${lockSql('eventLog')}` : 'BEGIN');
+  }
+
+  async listChannels({ prefix = '', after = '', size }: ChannelQuery): Promise<ChannelCount[]> {
+    // the range keeps to the channel index (collation "C": byte order); starts_with makes it exact
+    const { rows } = await this.query<{ channel: string; subscribers: string }>(
+      `SELECT channel, COUNT(*) AS subscribers FROM subscriptions
+       WHERE channel > $1 AND channel >= $2 AND channel < $3 AND starts_with(channel, $2)
+       GROUP BY channel ORDER BY channel LIMIT $4`,
+      [after, prefix, prefix + LAST_CHARACTER, size],
+    );
+    return rows.map((row) => ({ channel: row.channel, subscribers: Number(row.subscribers) }));
   }
 
   async subscribersOfAny(channels: readonly ChannelName[]): Promise<UserId[]> {

@@ -25,8 +25,10 @@ import type {
   StoredEvent,
   SubscriptionChange,
   ChangedPairs,
+  ChannelCount,
+  ChannelQuery,
 } from './store.js';
-import { IDEMPOTENCY_WINDOW_MS } from './store.js';
+import { IDEMPOTENCY_WINDOW_MS, LAST_CHARACTER } from './store.js';
 import { EVENT_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
 
 export class SqliteStore implements Store {
@@ -91,6 +93,12 @@ export class SqliteStore implements Store {
       subscribersOf: db.prepare('SELECT user_id FROM subscriptions WHERE channel = ? AND user_id > ? ORDER BY user_id LIMIT ?'),
       isSubscribed: db.prepare('SELECT 1 FROM subscriptions WHERE user_id = ? AND channel = ?'),
       countSubscribers: db.prepare('SELECT COUNT(*) FROM subscriptions WHERE channel = ?').pluck(),
+      // the range keeps to the channel index; substr makes the prefix exact
+      listChannels: db.prepare(
+        `SELECT channel, COUNT(*) AS subscribers FROM subscriptions
+         WHERE channel > @after AND channel >= @prefix AND channel < @upper AND substr(channel, 1, length(@prefix)) = @prefix
+         GROUP BY channel ORDER BY channel LIMIT @size`,
+      ),
       insertEvent: db.prepare(
         `INSERT INTO events (kind, created_at, event, attributes, mode, targets, add_flags, idempotency_key)
          VALUES (@kind, @createdAt, @event, @attributes, @mode, @targets, @addFlags, @idempotencyKey)`,
@@ -225,6 +233,10 @@ export class SqliteStore implements Store {
 
   async countSubscribers(channels: readonly ChannelName[]): Promise<Map<ChannelName, number>> {
     return new Map(channels.map((channel) => [channel, this.sql.countSubscribers.get(channel) as number]));
+  }
+
+  async listChannels({ prefix = '', after = '', size }: ChannelQuery): Promise<ChannelCount[]> {
+    return this.sql.listChannels.all({ prefix, after, upper: prefix + LAST_CHARACTER, size }) as ChannelCount[];
   }
 
   async appendEvents(events: readonly NewEvent[]): Promise<LoggedEvent[]> {

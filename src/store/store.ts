@@ -125,6 +125,20 @@ export function pairCount(changed: ChangedPairs): number {
   return count;
 }
 
+export interface ChannelQuery {
+  readonly prefix?: string;
+  readonly after?: string;
+  readonly size: number;
+}
+
+export interface ChannelCount {
+  readonly channel: ChannelName;
+  readonly subscribers: number;
+}
+
+/** The greatest character: every name starting with a prefix sorts below prefix + this. */
+export const LAST_CHARACTER = '\u{10FFFF}';
+
 /** Where replay has read a room up to. */
 export interface RoomCursor {
   readonly room: RoomName;
@@ -178,6 +192,11 @@ export interface Store {
   isSubscribed(userId: UserId, channel: ChannelName): Promise<boolean>;
   /** The number of subscribers of each channel (0 for a channel nobody is in). */
   countSubscribers(channels: readonly ChannelName[]): Promise<Map<ChannelName, number>>;
+  /**
+   * Channels with at least one subscriber, by name, after `after`, starting with `prefix` when
+   * given, at most `size`, each with its number of subscribers (a range of the channel index).
+   */
+  listChannels(query: ChannelQuery): Promise<ChannelCount[]>;
 
   // event log
   /** Appends events in one durable transaction; ids increase in the order given. */

@@ -31,10 +31,21 @@ export function compileComponent(name: string): ValidateFunction {
   return validatorFor(`component ${name}`, { $ref: `#/components/schemas/${name}` });
 }
 
+const PATHS = OPENAPI.paths as Record<string, Record<string, Operation>>;
+/** Each templated path (`/control/sockets/{id}`) as a pattern of the paths it stands for. */
+const TEMPLATES = Object.keys(PATHS)
+  .filter((template) => template.includes('{'))
+  .map((template) => ({ template, pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`) }));
+
+/** The document's path item for a request path: its own, or a template's. */
+function pathItem(path: string): Record<string, Operation> | undefined {
+  return PATHS[path] ?? PATHS[TEMPLATES.find(({ pattern }) => pattern.test(path))?.template ?? ''];
+}
+
 /** Why the response does not match the document, or undefined when it does. */
 export function openApiMismatch(method: string, url: string, status: number, contentType: string | null, body: unknown): string | undefined {
   const path = new URL(url).pathname;
-  const item = (OPENAPI.paths as Record<string, Record<string, Operation>>)[path];
+  const item = pathItem(path);
   const operation = item?.[method.toLowerCase()];
   const mediaType = (contentType ?? '').split(';')[0]!.trim();
   const isJson = mediaType === 'application/vnd.api+json' || mediaType === 'application/json';
