@@ -619,6 +619,41 @@ describe('browser client, end to end (issue 6)', function () {
     expect(await socketItem.getAttribute('data-socket-id')).to.not.equal(firstSocket);
   });
 
+  it('operator console: the live feed shows a notify sent through the control API, and watches one channel (issue 32)', async () => {
+    const adminPassword = 'operator password 4';
+    const server = await start({ ADMIN_USERNAME: 'root-feed', ADMIN_PASSWORD: adminPassword });
+    const api = client(server.url, server.serviceToken());
+    const admin = await newPage();
+    await signInToConsole(admin.page, server, 'root-feed', adminPassword);
+    await admin.page.locator('#feed-status[data-state="connected"]').waitFor({ state: 'attached' });
+    await hasText(admin.page.locator('#feed-status'), 'watching every event');
+
+    const notified = await api.post('/control/notify?method=channels:rooms-7', { event: 'room:updated', attributes: { title: 'Seven <b>bold</b>' } });
+    expect(notified.status).to.equal(202);
+    const entry = admin.page.locator(`#feed-list li.feed-entry[data-id="${notified.body.data.id}"]`);
+    await entry.waitFor();
+    expect(await entry.locator('.event').textContent()).to.equal('room:updated');
+    expect(await entry.locator('.target').textContent()).to.equal('channels: rooms-7');
+    expect(await entry.locator('.feed-payload').textContent()).to.equal('{"title":"Seven <b>bold</b>"}');
+    expect(await entry.locator('b').count(), 'shown as text').to.equal(0);
+
+    // watch one channel: another channel's notify is not shown, this one's is, newest first
+    await admin.page.selectOption('#feed-kind', 'channel');
+    await admin.page.fill('#feed-name', 'rooms-8');
+    await admin.page.click('#feed-apply');
+    await hasText(admin.page.locator('#feed-status'), 'watching #rooms-8');
+    const other = await api.post('/control/notify?method=channels:rooms-7', { event: 'other', attributes: {} });
+    const mine = await api.post('/control/notify?method=channels:rooms-8', { event: 'mine', attributes: { n: 8 } });
+    await admin.page.locator(`#feed-list li.feed-entry[data-id="${mine.body.data.id}"]`).waitFor();
+    expect(await admin.page.locator(`#feed-list li.feed-entry[data-id="${other.body.data.id}"]`).count()).to.equal(0);
+    expect(await admin.page.locator('#feed-list li.feed-entry').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.event))).to.deep.equal(['mine', 'room:updated']);
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await admin.page.setViewportSize(viewport);
+      expect(await entry.isVisible(), `at ${viewport.width}px`).to.equal(true);
+      await screenshot(admin.page, `e2e-admin-feed-${viewport.width}`);
+    }
+  });
+
   it('operator console: the key ring, and a rotation that asks first, explains its grace and keeps app servers working (issue 32)', async () => {
     const adminPassword = 'operator password 2';
     const server = await start({ ADMIN_USERNAME: 'root-keys', ADMIN_PASSWORD: adminPassword });

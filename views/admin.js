@@ -21,6 +21,9 @@
  *   #sockets-form (#sockets-user, #sockets-refresh), #sockets-status, #sockets-more,
  *   #sockets-list                 li.socket[data-socket-id][data-user-id] with .user-id, .since,
  *                                 .socket-id, .socket-meta and a .disconnect button
+ *   #feed-form (#feed-kind: all | channel | user, #feed-name, #feed-apply, #feed-pause,
+ *                 #feed-clear), #feed-status[data-state], #feed-list: li.feed-entry[data-id]
+ *                 [data-event] with .event, .target, time, .feed-id, .feed-payload; newest first
  *   #channels-form (#channels-prefix, #channels-search), #channels-status, #channels-more,
  *   #channels-list                li.channel[data-channel] with .channel-name, .subscribers,
  *                                 .online and a "Participants" button
@@ -38,6 +41,7 @@ import { el } from './dom.js';
 import { api, busy, nextLink, onSignedOut, setError, showFailure, showResult } from './admin-api.js';
 import { keysPanel } from './admin-keys.js';
 import { channelsPanel, socketsPanel } from './admin-live.js';
+import { feedPanel } from './admin-feed.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -131,6 +135,7 @@ async function onLogout() {
   await busy(ui.logoutBtn, async () => {
     await apiRequest('POST', '/auth/logout');
   });
+  feed.stop();
   showLogin('You are signed out.');
 }
 
@@ -277,6 +282,7 @@ async function boot() {
   }
   setError('');
   showConsole(meta);
+  feed.start();
   await Promise.all([loadOnline(), keys.load(), sockets.load(), channels.load()]);
 }
 
@@ -294,6 +300,7 @@ function wire() {
 }
 
 const keys = keysPanel();
+const feed = feedPanel();
 const sockets = socketsPanel();
 const channels = channelsPanel({
   onParticipants(channel) {
@@ -301,6 +308,9 @@ const channels = channelsPanel({
     ui.participantsForm.requestSubmit();
   },
 });
-onSignedOut(showLogin);
+onSignedOut((message) => {
+  feed.stop();
+  showLogin(message);
+});
 wire();
 boot();

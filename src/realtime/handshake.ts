@@ -85,7 +85,7 @@ export function originAllowed(request: http.IncomingMessage, corsOrigins: readon
   }
 }
 
-function connectError(code: ErrorCode, message: string = ERRORS[code].title, data: Record<string, unknown> = {}): Error {
+export function connectError(code: ErrorCode, message: string = ERRORS[code].title, data: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(message), { data: { code, ...data } });
 }
 

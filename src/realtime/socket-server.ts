@@ -20,6 +20,7 @@ import { chatHandlers } from './chat-handlers.js';
 import { createDeliver } from './delivery.js';
 import { ChannelSizes } from './channel-sizes.js';
 import { authenticateHandshake, claimSocketSlot, compileTrust, refuseForeignOrigins } from './handshake.js';
+import { LiveFeed } from './live-feed.js';
 import { LiveSockets } from './live-sockets.js';
 import { Membership } from './membership.js';
 import { PresencePolicy } from './presence-policy.js';
@@ -81,6 +82,8 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   });
   corkWebSocketBatches(io);
   const live = new LiveSockets(io, { nodeId: deps.nodeId, trust, clustered: deps.adapter !== undefined });
+  const feed = new LiveFeed(io, { keys, corsOrigins: deps.corsOrigins, trust, logger, clock });
+  const deliverToRooms = createDeliver(io);
   const channelSizes = new ChannelSizes(store, clock);
   const membership = new Membership(io, channelSizes);
   const users = new UserSockets(limits, clock);
@@ -164,7 +167,10 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     io,
     membership,
     live,
-    deliver: createDeliver(io),
+    deliver(event) {
+      deliverToRooms(event);
+      feed.publish(event);
+    },
     announceOffline(users) {
       for (const userId of users) {
         store
@@ -179,6 +185,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
       slowConsumers.stop();
       // this node's sockets only: on many nodes the others keep theirs
       io.local.disconnectSockets(true);
+      feed.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };
