@@ -48,6 +48,29 @@ export class Metrics {
   }
 
   /**
+   * The key figures of this node, as the operator console charts them (GET /control/stats):
+   * counters as totals since start (the console turns them into rates), gauges as they are now.
+   */
+  async snapshot(): Promise<StatsSnapshot> {
+    const total = async (metric: { get(): Promise<{ values: { value: number; metricName?: string }[] }> } | undefined, name?: string) => {
+      if (!metric) return 0;
+      const { values } = await metric.get();
+      return values.filter((v) => name === undefined || v.metricName === undefined || v.metricName === name).reduce((sum, v) => sum + v.value, 0);
+    };
+    const named = (name: string) => this.registry.getSingleMetric(`chatty_${name}`) as Parameters<typeof total>[0];
+    return {
+      sockets: await total(this.sockets),
+      notifications: await total(this.notifications),
+      chatMessages: await total(this.chatMessages),
+      httpRequests: await total(this.httpRequests),
+      replayedEvents: await total(this.replayedEvents),
+      logCommits: await total(this.logCommitSeconds, 'chatty_event_log_commit_seconds_count'),
+      eventLoopLagSeconds: await total(named('nodejs_eventloop_lag_p99_seconds')),
+      residentMemoryBytes: await total(named('process_resident_memory_bytes')),
+    };
+  }
+
+  /**
    * Many nodes: how far this node's tail of the shared log is behind, in entries (the newest
    * committed id minus the newest delivered one), read when scraped.
    */
@@ -61,4 +84,19 @@ export class Metrics {
       },
     });
   }
+}
+
+/** {@link Metrics.snapshot}: totals since the node started, and gauges now. */
+export interface StatsSnapshot {
+  /** Sockets connected to this node. */
+  sockets: number;
+  notifications: number;
+  chatMessages: number;
+  httpRequests: number;
+  replayedEvents: number;
+  /** Event-log commits (batches). */
+  logCommits: number;
+  /** The event loop's p99 delay. */
+  eventLoopLagSeconds: number;
+  residentMemoryBytes: number;
 }

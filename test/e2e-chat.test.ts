@@ -619,7 +619,7 @@ describe('browser client, end to end (issue 6)', function () {
     expect(await socketItem.getAttribute('data-socket-id')).to.not.equal(firstSocket);
   });
 
-  it('operator console: the live feed shows a notify sent through the control API, and watches one channel (issue 32)', async () => {
+  it('operator console: the live feed shows a notify sent through the control API and watches one channel; charts of the node (issue 32)', async () => {
     const adminPassword = 'operator password 4';
     const server = await start({ ADMIN_USERNAME: 'root-feed', ADMIN_PASSWORD: adminPassword });
     const api = client(server.url, server.serviceToken());
@@ -647,9 +647,14 @@ describe('browser client, end to end (issue 6)', function () {
     await admin.page.locator(`#feed-list li.feed-entry[data-id="${mine.body.data.id}"]`).waitFor();
     expect(await admin.page.locator(`#feed-list li.feed-entry[data-id="${other.body.data.id}"]`).count()).to.equal(0);
     expect(await admin.page.locator('#feed-list li.feed-entry').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.event))).to.deep.equal(['mine', 'room:updated']);
+    // the charts of the node's figures, drawn by uPlot from the package (the CSP allows nothing else)
+    await admin.page.locator('#charts-status[data-samples]').waitFor({ state: 'attached' });
+    for (const id of ['chart-sockets', 'chart-traffic', 'chart-lag']) expect(await admin.page.locator(`#${id} canvas`).count(), id).to.equal(1);
+    expect(await admin.page.locator('#charts-node').textContent()).to.equal(server.chatty.config.nodeId);
     for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
       await admin.page.setViewportSize(viewport);
       expect(await entry.isVisible(), `at ${viewport.width}px`).to.equal(true);
+      expect((await admin.page.locator('#chart-traffic canvas').boundingBox())!.width, `chart fits at ${viewport.width}px`).to.be.at.most(viewport.width);
       await screenshot(admin.page, `e2e-admin-feed-${viewport.width}`);
     }
   });

@@ -17,7 +17,7 @@ describe('operator routes (issue 32)', () => {
   const admin = () => client(world.server.url, world.server.adminToken());
 
   it('refuses every operator route to service and user tokens (403) and without a token (401)', async () => {
-    for (const path of ['/control/keys', '/control/sockets', '/control/channels']) {
+    for (const path of ['/control/keys', '/control/sockets', '/control/channels', '/control/stats']) {
       expectError(await world.api.get(path), 403, 'forbidden');
       expectError(await client(world.server.url, world.server.token('alice')).get(path), 403, 'forbidden');
       expectError(await client(world.server.url).get(path), 401, 'token_missing');
@@ -117,6 +117,27 @@ describe('operator routes (issue 32)', () => {
       expect(counts((await admin().get(first.body.links.next)).body)).to.deep.equal([['postsx-1', 1, 0]]);
       expect((await admin().get('/control/channels?prefix=nothing')).body.data).to.deep.equal([]);
       expectError(await admin().get('/control/channels?prefix=a%20b'), 400, 'invalid_parameter', { parameter: 'prefix' });
+    });
+  });
+
+  describe('GET /control/stats', () => {
+    it("gives this node's figures: sockets now, and totals that notifies, chat and requests move", async () => {
+      const before = (await admin().get('/control/stats')).body.meta;
+      expect(before.node).to.equal(world.server.chatty.config.nodeId);
+      expect(before.sockets).to.equal(0);
+      await world.subscribe(['alice'], ['rooms', '1']);
+      const [alice] = [await world.open('alice'), await world.open('bob')];
+      await world.notify('channels:rooms-1', 'one');
+      await world.notify('users:bob', 'two');
+      expect((await alice.call('chat:send', { channel: 'rooms-1', body: 'hi' })).ok).to.equal(true);
+      const after = (await admin().get('/control/stats')).body.meta;
+      expect(after.sockets).to.equal(2);
+      expect(after.notifications - before.notifications).to.equal(2);
+      expect(after.chatMessages - before.chatMessages).to.equal(1);
+      expect(after.httpRequests).to.be.above(before.httpRequests);
+      expect(after.logCommits).to.be.above(before.logCommits);
+      expect(after.residentMemoryBytes).to.be.above(1_000_000);
+      expect(Date.parse(after.time)).to.be.at.least(Date.parse(before.time));
     });
   });
 

@@ -21,6 +21,8 @@
  *   #sockets-form (#sockets-user, #sockets-refresh), #sockets-status, #sockets-more,
  *   #sockets-list                 li.socket[data-socket-id][data-user-id] with .user-id, .since,
  *                                 .socket-id, .socket-meta and a .disconnect button
+ *   #charts-node, #charts-status[data-samples], #chart-sockets, #chart-traffic, #chart-lag
+ *                                 (uPlot charts of GET /control/stats, sampled every 5 s)
  *   #feed-form (#feed-kind: all | channel | user, #feed-name, #feed-apply, #feed-pause,
  *                 #feed-clear), #feed-status[data-state], #feed-list: li.feed-entry[data-id]
  *                 [data-event] with .event, .target, time, .feed-id, .feed-payload; newest first
@@ -42,6 +44,7 @@ import { api, busy, nextLink, onSignedOut, setError, showFailure, showResult } f
 import { keysPanel } from './admin-keys.js';
 import { channelsPanel, socketsPanel } from './admin-live.js';
 import { feedPanel } from './admin-feed.js';
+import { chartsPanel } from './admin-charts.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -136,6 +139,7 @@ async function onLogout() {
     await apiRequest('POST', '/auth/logout');
   });
   feed.stop();
+  charts.stop();
   showLogin('You are signed out.');
 }
 
@@ -283,6 +287,7 @@ async function boot() {
   setError('');
   showConsole(meta);
   feed.start();
+  charts.start();
   await Promise.all([loadOnline(), keys.load(), sockets.load(), channels.load()]);
 }
 
@@ -301,6 +306,7 @@ function wire() {
 
 const keys = keysPanel();
 const feed = feedPanel();
+const charts = chartsPanel();
 const sockets = socketsPanel();
 const channels = channelsPanel({
   onParticipants(channel) {
@@ -310,6 +316,7 @@ const channels = channelsPanel({
 });
 onSignedOut((message) => {
   feed.stop();
+  charts.stop();
   showLogin(message);
 });
 wire();

@@ -9,11 +9,15 @@ import type { SigningKeys } from '../auth/signing-keys.js';
 import { isValidName } from '../channels/names.js';
 import { ChattyError } from '../errors.js';
 import type { LiveSockets } from '../realtime/live-sockets.js';
+import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { pageOf, parsePage, queryParameter, send, serialize } from './jsonapi.js';
 
 interface AdminRouteDeps {
   keys: SigningKeys;
+  metrics: Metrics;
+  /** NODE_ID: the node whose figures /stats gives. */
+  nodeId: string;
   store: Store;
   live: LiveSockets;
   /** The `admin` role check of the app's authentication. */
@@ -30,7 +34,7 @@ function optionalName(req: Request, name: string): string | undefined {
   return value;
 }
 
-export function adminRoutes({ keys, store, live, requireAdmin }: AdminRouteDeps): Router {
+export function adminRoutes({ keys, metrics, nodeId, store, live, requireAdmin }: AdminRouteDeps): Router {
   const router = Router();
 
   router.get('/keys', requireAdmin, (_req, res) => {
@@ -66,6 +70,10 @@ export function adminRoutes({ keys, store, live, requireAdmin }: AdminRouteDeps)
     const { online, complete } = await live.onlineIn(items.map((count) => count.channel));
     const data = items.map(({ channel, subscribers }) => ({ id: channel, subscribers, online: online.get(channel) ?? 0 }));
     send(res, 200, serialize.channelCounts(data, { links, meta: { complete } }));
+  });
+
+  router.get('/stats', requireAdmin, async (_req, res) => {
+    send(res, 200, { meta: { node: nodeId, time: new Date().toISOString(), ...(await metrics.snapshot()) } });
   });
 
   return router;

@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId, config.metricsToken));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
-  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), adminRoutes({ keys: deps.keys, store: deps.store, live: deps.live, requireAdmin: auth.requireToken('admin') }));
+  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), adminRoutes({ ...deps, nodeId: config.nodeId, requireAdmin: auth.requireToken('admin') }));
   // the full set of security headers where a browser renders: the pages and their assets
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());
   app.use(notFound(routes));

@@ -267,6 +267,25 @@ export const OPENAPI = {
         },
       },
     },
+    '/control/stats': {
+      get: {
+        summary: 'This node’s key figures for the console’s charts (admin): totals since start, gauges now',
+        security: bearer,
+        responses: {
+          '200': json(
+            metaDocument({
+              node: string,
+              time: dateTime,
+              ...Object.fromEntries(
+                ['sockets', 'notifications', 'chatMessages', 'httpRequests', 'replayedEvents', 'logCommits', 'eventLoopLagSeconds', 'residentMemoryBytes'].map((name) => [name, { type: 'number', minimum: 0 }]),
+              ),
+            }),
+            'Figures',
+          ),
+          default: errorResponse,
+        },
+      },
+    },
     '/healthz': {
       get: {
         summary: 'The process is up',
