@@ -12,6 +12,7 @@ import type { Express } from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import { Accounts } from './auth/accounts.js';
+import { AccountStates } from './auth/account-states.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { EventLog } from './event-log/event-log.js';
 import { createApp } from './http/app.js';
@@ -82,7 +83,11 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     await store.migrate();
     const keys = await SigningKeys.load(store, { jwtSecret: config.jwtSecret, nodeEnv: config.nodeEnv, logger, clock });
     undo.push(() => keys.stop());
-    const accounts = new Accounts(store);
+    const accounts = new Accounts(store, config.admin?.username);
+    // tokens of accounts an operator disabled or changed are refused from the start
+    const accountStates = new AccountStates(store);
+    await accountStates.reload();
+    keys.revokeWith(accountStates.isRevoked);
     if (config.admin) {
       await accounts.ensureAdmin(config.admin.username, config.admin.password);
       logger.info({ username: config.admin.username }, 'bootstrap admin ready');
@@ -149,8 +154,12 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       await presence.start();
       undo.push(() => presence.stop());
     }
+    // the sockets of an account an operator changed go: their tokens may no longer be valid, and
+    // a page that reconnects with a token still valid comes back at once
+    accountStates.onChange((userIds) => sockets.disconnectUsers(userIds));
     await eventLog.start(sockets.deliver, async (entry) => {
       if (entry.change.type === 'keys') return keys.reload();
+      if (entry.change.type === 'accounts') return accountStates.reload();
       for (const change of entry.change.changes) applyChange(sockets.membership, change);
     });
     if (sharedLog) {
@@ -177,6 +186,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       notifications: new Notifications(store, eventLog, metrics, clock),
       subscriptions,
       live: sockets.live,
+      accountStates,
       readiness: [
         { name: 'store', check: () => store.ping() },
         ...(redis ? [{ name: 'redis', check: () => redis.ping(), required: false }] : []),

@@ -192,6 +192,27 @@ describe('many nodes: one ordered log tailed by every node (contract §9 guarant
   });
 });
 
+describe('many nodes: an operator disabling an account (issue 32)', function () {
+  this.timeout(60_000);
+  requirePostgres();
+  let cluster: TestCluster;
+  let a: TestNode, b: TestNode, c: TestNode;
+  useCluster(3, { started: (started, nodes) => ([cluster, [a, b, c]] = [started, nodes as [TestNode, TestNode, TestNode]]) });
+
+  it("ends the account's sockets and tokens on every node, through the shared log", async () => {
+    const password = 'correct horse battery';
+    expect((await request('POST', `${a.url}/auth/register`, { username: 'acct-ann', password })).status).to.equal(201);
+    const token = (await request('POST', `${b.url}/auth/login`, { username: 'acct-ann', password })).body.data.attributes.token as string;
+    const sockets = await Promise.all([b, c].map((node) => connect(node.url, { token }, { timeoutMs: 10_000 })));
+    const gone = sockets.map((s) => new Promise<string>((resolve) => s.socket.once('disconnect', (reason) => resolve(reason))));
+    const operator = signToken(cluster.secret, 'ops', { role: 'admin', expiresIn: 3600 });
+    const res = await request('PATCH', `${a.url}/control/accounts/acct-ann`, { data: { type: 'accounts', attributes: { disabled: true } } }, { token: operator });
+    expect(res.status).to.equal(200);
+    expect(await Promise.all(gone)).to.deep.equal(['io server disconnect', 'io server disconnect']);
+    for (const node of [a, b, c]) expect((await request('GET', `${node.url}/auth/test-jwt`, undefined, { token })).status, node.id).to.equal(401);
+  });
+});
+
 describe('many nodes: a node that hears no notification from the others (issue 25)', function () {
   this.timeout(30_000);
   requirePostgres();

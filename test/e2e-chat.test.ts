@@ -659,6 +659,49 @@ describe('browser client, end to end (issue 6)', function () {
     }
   });
 
+  it('operator console: accounts disabled, enabled, promoted and given a new password; the bootstrap admin protected (issue 32)', async () => {
+    const adminPassword = 'operator password 5';
+    const server = await start({ ADMIN_USERNAME: 'root-acc', ADMIN_PASSWORD: adminPassword });
+    const name = uniqueName('ivy');
+    const user = await newPage();
+    await register(user.page, server, name);
+    const admin = await newPage();
+    await signInToConsole(admin.page, server, 'root-acc', adminPassword);
+    const row = (username: string) => admin.page.locator(`#accounts-list li.account[data-username="${username}"]`);
+    await row(name).waitFor();
+    // the bootstrap admin (here also the signed-in operator) offers no way to lock it out
+    expect(await row('root-acc').locator('.account-badges').textContent()).to.equal('admin · bootstrap admin · you');
+    expect(await row('root-acc').locator('.account-toggle').isVisible()).to.equal(false);
+    expect(await row('root-acc').locator('select.account-role').isDisabled()).to.equal(true);
+
+    // disabling ivy ends her session: the chat page goes back to sign-in, and signing in fails
+    await row(name).locator('.account-toggle').click();
+    await admin.page.locator(`#accounts-list li.account[data-username="${name}"][data-disabled="true"]`).waitFor();
+    await user.page.locator('#login-form').waitFor({ state: 'visible' });
+    await user.page.fill('#username', name);
+    await user.page.fill('#password', PASSWORD);
+    await user.page.click('#login-btn');
+    await hasText(user.page.locator('#auth-error'), 'Unknown username or wrong password');
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await admin.page.setViewportSize(viewport);
+      expect(await row(name).locator('.account-toggle').isVisible(), `at ${viewport.width}px`).to.equal(true);
+      await screenshot(admin.page, `e2e-admin-accounts-${viewport.width}`);
+    }
+    await admin.page.setViewportSize({ width: 1280, height: 800 });
+
+    // enabled, promoted, and given a new password: she signs in with it, as an admin
+    await row(name).locator('.account-toggle').click();
+    await admin.page.locator(`#accounts-list li.account[data-username="${name}"][data-disabled="false"]`).waitFor();
+    await row(name).locator('select.account-role').selectOption('admin');
+    await admin.page.locator(`#accounts-list li.account[data-username="${name}"][data-role="admin"]`).waitFor();
+    await row(name).locator('.account-reset input').fill('ivy has a new password');
+    await row(name).locator('.account-reset button').click();
+    await hasText(admin.page.locator('#accounts-status'), `${name}: changed; its older tokens no longer work.`);
+    const login = await client(server.url).post('/auth/login', { username: name, password: 'ivy has a new password' });
+    expect(login.status).to.equal(200);
+    expect((await client(server.url, login.body.data.attributes.token).get('/auth/test-jwt')).body.meta.role).to.equal('admin');
+  });
+
   it('operator console: the key ring, and a rotation that asks first, explains its grace and keeps app servers working (issue 32)', async () => {
     const adminPassword = 'operator password 2';
     const server = await start({ ADMIN_USERNAME: 'root-keys', ADMIN_PASSWORD: adminPassword });

@@ -17,7 +17,7 @@ describe('operator routes (issue 32)', () => {
   const admin = () => client(world.server.url, world.server.adminToken());
 
   it('refuses every operator route to service and user tokens (403) and without a token (401)', async () => {
-    for (const path of ['/control/keys', '/control/sockets', '/control/channels', '/control/stats']) {
+    for (const path of ['/control/keys', '/control/sockets', '/control/channels', '/control/stats', '/control/accounts']) {
       expectError(await world.api.get(path), 403, 'forbidden');
       expectError(await client(world.server.url, world.server.token('alice')).get(path), 403, 'forbidden');
       expectError(await client(world.server.url).get(path), 401, 'token_missing');
@@ -26,6 +26,9 @@ describe('operator routes (issue 32)', () => {
     expectError(await world.api.delete(`/control/sockets/${someone.socket.id}`), 403, 'forbidden');
     expectError(await client(world.server.url).delete(`/control/sockets/${someone.socket.id}`), 401, 'token_missing');
     expect(someone.socket.connected).to.equal(true);
+    const patch = { data: { type: 'accounts', attributes: { disabled: true } } };
+    expectError(await world.api.patch('/control/accounts/root', patch), 403, 'forbidden');
+    expectError(await client(world.server.url, world.server.token('@root')).patch('/control/accounts/root', patch), 403, 'forbidden');
   });
 
   describe('GET /control/keys', () => {
@@ -138,6 +141,112 @@ describe('operator routes (issue 32)', () => {
       expect(after.logCommits).to.be.above(before.logCommits);
       expect(after.residentMemoryBytes).to.be.above(1_000_000);
       expect(Date.parse(after.time)).to.be.at.least(Date.parse(before.time));
+    });
+  });
+
+  describe('GET /control/accounts and PATCH /control/accounts/:username', () => {
+    const register = async (username: string) => expect((await client(world.server.url).post('/auth/register', { username, password: PASSWORD })).status).to.equal(201);
+    const login = async (username: string, password = PASSWORD) => client(world.server.url).post('/auth/login', { username, password });
+    const tokenOf = async (username: string, password = PASSWORD) => {
+      const res = await login(username, password);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      return res.body.data.attributes.token as string;
+    };
+    const whoIs = (token: string) => client(world.server.url, token).get('/auth/test-jwt');
+    const change = (username: string, attributes: Record<string, unknown>, token = world.server.adminToken()) =>
+      client(world.server.url, token).patch(`/control/accounts/${username}`, { data: { type: 'accounts', attributes } });
+
+    it('lists accounts by username, with their user id, role, state and the bootstrap admin marked, paged', async () => {
+      await register('alice');
+      await register('Bob');
+      const res = await admin().get('/control/accounts');
+      expect(res.status).to.equal(200);
+      expect(res.body.data.map((a: { id: string; attributes: Record<string, unknown> }) => [a.id, a.attributes.userId, a.attributes.role, a.attributes.disabled, a.attributes.bootstrap])).to.deep.equal([
+        ['Bob', '@Bob', 'user', false, false],
+        ['alice', '@alice', 'user', false, false],
+        ['root', '@root', 'admin', false, true],
+      ]);
+      const first = await admin().get('/control/accounts?page[size]=2');
+      expect(first.body.data.map((a: { id: string }) => a.id)).to.deep.equal(['Bob', 'alice']);
+      expect((await admin().get(first.body.links.next)).body.data.map((a: { id: string }) => a.id)).to.deep.equal(['root']);
+    });
+
+    it('disables an account: its tokens are refused, its sockets dropped, its logins refused; enabled, it signs in again', async () => {
+      await register('alice');
+      const token = await tokenOf('alice');
+      const socket = await connect(world.server.url, { token });
+      const dropped = new Promise((resolve) => socket.socket.once('disconnect', resolve));
+      const res = await change('ALICE', { disabled: true });
+      expect(res.status).to.equal(200);
+      expect(res.body.data).to.deep.include({ type: 'accounts', id: 'alice' });
+      expect(res.body.data.attributes).to.include({ disabled: true, role: 'user' });
+      await dropped;
+      expectError(await whoIs(token), 401, 'token_invalid');
+      expectError(await login('alice'), 401, 'invalid_credentials');
+      const refused = await connect(world.server.url, { token }).then(
+        () => undefined,
+        (error: Error & { data?: { code: string } }) => error,
+      );
+      expect(refused?.data?.code).to.equal('token_invalid');
+
+      expect((await change('alice', { disabled: false })).body.data.attributes.disabled).to.equal(false);
+      // the token from before stays refused: the account's token version moved on
+      expectError(await whoIs(token), 401, 'token_invalid');
+      const again = await tokenOf('alice');
+      expect((await whoIs(again)).body.meta).to.include({ sub: '@alice', role: 'user' });
+      // a token minted elsewhere for the account's id (no ver) is as old as the change: refused too
+      expectError(await whoIs(world.server.token('@alice')), 401, 'token_invalid');
+      // and one for an id that is not an account's is never affected
+      expect((await whoIs(world.server.token('alice'))).status).to.equal(200);
+    });
+
+    it("changes a role and resets a password, ending the account's older tokens", async () => {
+      await register('carol');
+      const before = await tokenOf('carol');
+      expect((await change('carol', { role: 'admin' })).body.data.attributes.role).to.equal('admin');
+      expectError(await whoIs(before), 401, 'token_invalid');
+      const promoted = await tokenOf('carol');
+      expect((await whoIs(promoted)).body.meta.role).to.equal('admin');
+      // an admin now: carol may use the operator routes
+      expect((await client(world.server.url, promoted).get('/control/accounts')).status).to.equal(200);
+
+      const reset = await change('carol', { password: 'a brand new password' });
+      expect(reset.status).to.equal(200);
+      expect(JSON.stringify(reset.body)).to.not.include('brand new');
+      expectError(await whoIs(promoted), 401, 'token_invalid');
+      expectError(await login('carol'), 401, 'invalid_credentials');
+      expect((await login('carol', 'a brand new password')).status).to.equal(200);
+    });
+
+    it('never lets the bootstrap admin, or an admin themself, be disabled or demoted', async () => {
+      for (const attributes of [{ disabled: true }, { role: 'user' }, { role: 'service' }]) {
+        expectError(await change('Root', attributes), 422, 'validation_failed');
+      }
+      // the bootstrap admin's password may be reset, and it stays an admin
+      expect((await change('root', { role: 'admin', password: 'another root password' })).status).to.equal(200);
+      await register('dave');
+      await change('dave', { role: 'admin' });
+      const dave = await tokenOf('dave');
+      expectError(await change('dave', { disabled: true }, dave), 422, 'validation_failed');
+      expectError(await change('DAVE', { role: 'user' }, dave), 422, 'validation_failed');
+      expect((await whoIs(dave)).status, 'refused changes change nothing').to.equal(200);
+      // another admin may
+      expect((await change('dave', { role: 'user' })).status).to.equal(200);
+    });
+
+    it('refuses bad changes with a pointer, and an unknown account with 404', async () => {
+      await register('erin');
+      const send = (body: unknown) => admin().patch('/control/accounts/erin', body);
+      expectError(await send({ data: { type: 'accounts', attributes: {} } }), 422, 'validation_failed', { pointer: '/data/attributes' });
+      expectError(await send({ data: { type: 'accounts', attributes: { role: 'root' } } }), 422, 'validation_failed', { pointer: '/data/attributes/role' });
+      expectError(await send({ data: { type: 'accounts', attributes: { disabled: 'yes' } } }), 422, 'validation_failed', { pointer: '/data/attributes/disabled' });
+      expectError(await send({ data: { type: 'accounts', attributes: { password: 'short' } } }), 422, 'validation_failed', { pointer: '/data/attributes/password' });
+      expectError(await send({ data: { type: 'accounts', attributes: { username: 'x' } } }), 422, 'validation_failed', { pointer: '/data/attributes' });
+      expectError(await send({ data: { type: 'users', attributes: { disabled: true } } }), 422, 'validation_failed', { pointer: '/data/type' });
+      expectError(await send({ data: { type: 'accounts', id: 'frank', attributes: { disabled: true } } }), 422, 'validation_failed', { pointer: '/data/id' });
+      expectError(await send([]), 422, 'validation_failed');
+      expectError(await admin().patch('/control/accounts/nobody', { data: { type: 'accounts', attributes: { disabled: true } } }), 404, 'not_found');
+      expect((await admin().get('/control/accounts')).body.data.find((a: { id: string }) => a.id === 'erin').attributes.disabled).to.equal(false);
     });
   });
 

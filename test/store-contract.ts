@@ -49,11 +49,14 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
     });
 
     describe('accounts', () => {
+      // an account as created: enabled, at token version 0
+      const fresh = { disabled: false, tokenVersion: 0 };
+
       it('creates once, finds, and upserts', async () => {
         const account = { username: 'alice', passwordHash: 'h1', role: 'user' as const, createdAt: 1 };
         expect(await store.createAccount(account)).to.equal(true);
         expect(await store.createAccount({ ...account, passwordHash: 'other' })).to.equal(false);
-        expect(await store.findAccount('alice')).to.deep.equal(account);
+        expect(await store.findAccount('alice')).to.deep.equal({ ...account, ...fresh });
         expect(await store.findAccount('nobody')).to.equal(undefined);
         await store.upsertAccount({ ...account, passwordHash: 'h2', role: 'admin' });
         expect(await store.findAccount('alice')).to.include({ passwordHash: 'h2', role: 'admin', createdAt: 1 });
@@ -63,9 +66,27 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         const account = { username: 'Alice', passwordHash: 'h1', role: 'user' as const, createdAt: 1 };
         expect(await store.createAccount(account)).to.equal(true);
         expect(await store.createAccount({ ...account, username: 'ALICE' })).to.equal(false);
-        expect(await store.findAccount('alice')).to.deep.equal(account);
+        expect(await store.findAccount('alice')).to.deep.equal({ ...account, ...fresh });
         await store.upsertAccount({ ...account, username: 'aLiCe', passwordHash: 'h2' });
-        expect(await store.findAccount('ALICE')).to.deep.equal({ ...account, passwordHash: 'h2' });
+        expect(await store.findAccount('ALICE')).to.deep.equal({ ...account, ...fresh, passwordHash: 'h2' });
+      });
+
+      it("lists accounts by username, and applies an operator's change in any case, moving the token version on", async () => {
+        for (const username of ['bob', 'Alice', 'carol']) await store.createAccount({ username, passwordHash: 'h', role: 'user', createdAt: 1 });
+        expect((await store.listAccounts({ size: 10 })).map((a) => a.username)).to.deep.equal(['Alice', 'bob', 'carol']);
+        expect((await store.listAccounts({ after: 'Alice', size: 1 })).map((a) => a.username)).to.deep.equal(['bob']);
+        expect(await store.accountStates()).to.deep.equal([]);
+
+        expect(await store.changeAccount('ALICE', { disabled: true })).to.deep.include({ username: 'Alice', disabled: true, tokenVersion: 1, role: 'user', passwordHash: 'h' });
+        expect(await store.changeAccount('bob', { role: 'admin', passwordHash: 'h2' })).to.deep.include({ role: 'admin', passwordHash: 'h2', disabled: false, tokenVersion: 1 });
+        expect(await store.changeAccount('alice', { disabled: false })).to.deep.include({ disabled: false, tokenVersion: 2 });
+        expect(await store.changeAccount('nobody', { disabled: true })).to.equal(undefined);
+        const states = (await store.accountStates()).sort((a, b) => (a.username < b.username ? -1 : 1));
+        expect(states).to.deep.equal([
+          { username: 'Alice', disabled: false, tokenVersion: 2 },
+          { username: 'bob', disabled: false, tokenVersion: 1 },
+        ]);
+        expect(await store.findAccount('carol')).to.deep.include(fresh);
       });
     });
 

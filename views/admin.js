@@ -29,6 +29,10 @@
  *   #channels-form (#channels-prefix, #channels-search), #channels-status, #channels-more,
  *   #channels-list                li.channel[data-channel] with .channel-name, .subscribers,
  *                                 .online and a "Participants" button
+ *   #accounts-list                li.account[data-username][data-role][data-disabled] with .user-id,
+ *                                 .account-badges, select.account-role, .account-toggle
+ *                                 (Disable/Enable), form.account-reset; #accounts-refresh,
+ *                                 #accounts-status, #accounts-more
  *   #keys-list                    li.key[data-key-id][data-current] with .key-id, .key-state,
  *                                 .key-created; #keys-refresh
  *   #rotate-form (#rotate-secret, #rotate-grace, #rotate-generate, #rotate-show, #rotate-btn),
@@ -45,6 +49,7 @@ import { keysPanel } from './admin-keys.js';
 import { channelsPanel, socketsPanel } from './admin-live.js';
 import { feedPanel } from './admin-feed.js';
 import { chartsPanel } from './admin-charts.js';
+import { accountsPanel } from './admin-accounts.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -288,7 +293,7 @@ async function boot() {
   showConsole(meta);
   feed.start();
   charts.start();
-  await Promise.all([loadOnline(), keys.load(), sockets.load(), channels.load()]);
+  await Promise.all([loadOnline(), keys.load(), sockets.load(), channels.load(), accounts.load(meta.sub)]);
 }
 
 function wire() {
@@ -307,6 +312,7 @@ function wire() {
 const keys = keysPanel();
 const feed = feedPanel();
 const charts = chartsPanel();
+const accounts = accountsPanel();
 const sockets = socketsPanel();
 const channels = channelsPanel({
   onParticipants(channel) {

@@ -6,7 +6,7 @@ import bcrypt from 'bcryptjs';
 import { z } from 'zod';
 import { passwordSchema, usernameSchema } from './credentials.js';
 import { ChattyError } from '../errors.js';
-import type { Store } from '../store/store.js';
+import type { Account, Store } from '../store/store.js';
 import type { Role } from './tokens.js';
 import type { UserId } from '../channels/names.js';
 
@@ -57,8 +57,46 @@ export function parseCredentials(body: unknown): Credentials {
 // "unknown user" and "wrong password" take the same time.
 const DUMMY_HASH = bcrypt.hashSync('chatty-timing-equaliser', BCRYPT_COST);
 
+/** An operator's change to an account, as the console's route takes it. */
+export interface AccountUpdate {
+  role?: Role;
+  disabled?: boolean;
+  password?: string;
+}
+
 export class Accounts {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** ADMIN_USERNAME: the bootstrap admin, which no operator can disable or demote. */
+    private readonly bootstrapAdmin?: string,
+  ) {}
+
+  /** Whether `username` names the bootstrap admin (in any case). */
+  isBootstrapAdmin(username: string): boolean {
+    return this.bootstrapAdmin !== undefined && this.bootstrapAdmin.toLowerCase() === username.toLowerCase();
+  }
+
+  /**
+   * Applies an operator's change. Nobody may disable or demote the bootstrap admin, nor their own
+   * account: the console must always keep an admin who can sign in. `not_found` for no account.
+   */
+  async update(username: string, update: AccountUpdate, by: UserId): Promise<Account> {
+    const locksOut = update.disabled === true || (update.role !== undefined && update.role !== 'admin');
+    if (locksOut && this.isBootstrapAdmin(username)) {
+      throw new ChattyError('validation_failed', 'The bootstrap admin (ADMIN_USERNAME) cannot be disabled or lose the admin role', { pointer: '/data/attributes' });
+    }
+    if (locksOut && by.toLowerCase() === accountUserId(username).toLowerCase()) {
+      throw new ChattyError('validation_failed', 'You cannot disable your own account or take its admin role: ask another admin', { pointer: '/data/attributes' });
+    }
+    const passwordHash = update.password === undefined ? undefined : await bcrypt.hash(update.password, BCRYPT_COST);
+    const changed = await this.store.changeAccount(username, {
+      ...(update.role !== undefined ? { role: update.role } : {}),
+      ...(update.disabled !== undefined ? { disabled: update.disabled } : {}),
+      ...(passwordHash !== undefined ? { passwordHash } : {}),
+    });
+    if (!changed) throw new ChattyError('not_found', `No account is named "${username.slice(0, 64)}"`);
+    return changed;
+  }
 
   /** Creates a `user` account; `username_taken` when it exists. */
   async register(credentials: Credentials): Promise<{ username: string; role: Role; createdAt: number }> {
@@ -68,11 +106,15 @@ export class Accounts {
     return { username: account.username, role: account.role, createdAt: account.createdAt };
   }
 
-  /** The account's role when the password matches, otherwise undefined; constant-time either way. */
-  async authenticate(username: string, password: string): Promise<{ username: string; role: Role } | undefined> {
+  /**
+   * The account when the password matches and no operator disabled it, otherwise undefined;
+   * constant-time either way.
+   */
+  async authenticate(username: string, password: string): Promise<{ username: string; role: Role; tokenVersion: number } | undefined> {
     const account = await this.store.findAccount(username);
     const matches = await bcrypt.compare(password, account?.passwordHash ?? DUMMY_HASH);
-    return account && matches ? { username: account.username, role: account.role } : undefined;
+    if (!account || !matches || account.disabled) return undefined;
+    return { username: account.username, role: account.role, tokenVersion: account.tokenVersion ?? 0 };
   }
 
   /** Creates the bootstrap admin or brings its password and role up to date. */

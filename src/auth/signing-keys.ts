@@ -37,6 +37,8 @@ export class SigningKeys {
   private readonly verified = new VerifiedTokens();
   /** Many nodes: brings this node up to date with the shared log, key-ring changes included. */
   private sync: (() => Promise<void>) | undefined;
+  /** Whether an operator revoked a token otherwise valid (account-states.ts). */
+  private revoked: (principal: Principal) => boolean = () => false;
 
   private constructor(
     private current: KeyRing,
@@ -117,18 +119,24 @@ export class SigningKeys {
     return this.current.valid(now).map((key) => ({ id: key.id, createdAt: key.createdAt, expiresAt: key.expiresAt, current: key.id === current }));
   }
 
+  /** Also refuses the tokens `revoked` says an operator revoked. */
+  revokeWith(revoked: (principal: Principal) => boolean): void {
+    this.revoked = revoked;
+  }
+
   /** Verifies a token, answering from the cache of recently verified tokens when it can. */
   verify(token: string | undefined | null, now = this.clock.now()): VerifyResult {
-    const known = token ? this.cached(token, now) : undefined;
-    if (known) return { ok: true, principal: known };
-    const result = verifyToken(token, this.current, now);
-    if (result.ok) this.verified.set(token!, result.principal);
-    return result;
+    const known = token ? this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined) : undefined;
+    const result: VerifyResult = known ? { ok: true, principal: known } : verifyToken(token, this.current, now);
+    if (!result.ok) return result;
+    if (!known) this.verified.set(token!, result.principal);
+    return this.revoked(result.principal) ? { ok: false, code: 'token_invalid' } : result;
   }
 
   /** Who `token` speaks for, if it was verified before and would still be now. */
   cached(token: string, now = this.clock.now()): Principal | undefined {
-    return this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined);
+    const known = this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined);
+    return known && !this.revoked(known) ? known : undefined;
   }
 
   /** The secret of a key that is still valid, for libraries that verify on their own. */

@@ -9,7 +9,7 @@ import type { KeyId, KeyRing, SigningKey } from './key-ring.js';
 import { isValidName, type UserId } from '../channels/names.js';
 
 export type Role = 'admin' | 'service' | 'user';
-const ROLES: readonly Role[] = ['admin', 'service', 'user'];
+export const ROLES: readonly Role[] = ['admin', 'service', 'user'];
 
 /** Who a verified token speaks for. */
 export interface Principal {
@@ -19,6 +19,12 @@ export interface Principal {
   readonly exp: number | undefined;
   /** The key that verified the token: its sockets are dropped when the key retires. */
   readonly keyId: KeyId;
+  /**
+   * An account's login token: the account's token version when it was signed (claim `ver`); an
+   * operator disabling the account or changing its role or password moves the version on, and
+   * older tokens stop working. 0 for a token without one.
+   */
+  readonly ver: number;
 }
 
 export type TokenFailure = 'token_missing' | 'token_invalid' | 'token_expired';
@@ -100,7 +106,8 @@ function principalOf(claims: jwt.JwtPayload, keyId: KeyId, nowSeconds: number): 
   if (typeof claims.sub !== 'string' || !isValidName(claims.sub) || !ROLES.includes(role)) return undefined;
   if (!isDateUpTo(claims.iat, nowSeconds + CLOCK_SKEW_SECONDS) || !isDateUpTo(claims.nbf, nowSeconds + CLOCK_SKEW_SECONDS)) return undefined;
   if (!isDateUpTo(claims.exp, nowSeconds + MAX_EXP_AHEAD_SECONDS)) return undefined;
-  return { sub: claims.sub, role, exp: claims.exp, keyId };
+  const ver = Number.isSafeInteger(claims.ver) && claims.ver >= 0 ? (claims.ver as number) : 0;
+  return { sub: claims.sub, role, exp: claims.exp, keyId, ver };
 }
 
 /** What Chatty signs: the subject, its role, and optionally the token's own id (`jti`). */
@@ -108,6 +115,8 @@ export interface TokenClaims {
   sub: UserId;
   role?: Role;
   jti?: string;
+  /** An account's token version (see {@link Principal.ver}). */
+  ver?: number;
 }
 
 /** Signs a token with the ring's current key; `ttlSeconds` sets `exp`. */
@@ -116,6 +125,7 @@ export function signToken(ring: KeyRing, claims: TokenClaims, ttlSeconds: number
   const iat = Math.floor(now / 1000);
   const payload: Record<string, unknown> = { sub: claims.sub, role: claims.role ?? 'user', iat };
   if (claims.jti !== undefined) payload.jti = claims.jti;
+  if (claims.ver !== undefined && claims.ver > 0) payload.ver = claims.ver;
   if (ttlSeconds !== undefined) payload.exp = iat + ttlSeconds;
   return jwt.sign(payload, ring.keyObject(key.id), { algorithm: 'HS256', keyid: key.id });
 }

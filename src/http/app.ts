@@ -20,6 +20,7 @@ import type { Store as RateLimitStore } from 'express-rate-limit';
 import { jsonBodies } from './body-parsing.js';
 import { adminRoutes } from './admin-routes.js';
 import type { LiveSockets } from '../realtime/live-sockets.js';
+import type { AccountStates } from '../auth/account-states.js';
 import { controlRoutes } from './control-routes.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { opsRoutes, type ReadinessCheck } from './ops-routes.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   presence: PresenceTracker;
   /** The live sockets on every node, for the operator's routes. */
   live: LiveSockets;
+  /** Accounts whose tokens an operator revoked. */
+  accountStates: AccountStates;
   readiness: readonly ReadinessCheck[];
   isDraining: () => boolean;
   /** Many nodes: the login and registration limits counted for the whole cluster. */

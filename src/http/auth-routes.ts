@@ -57,10 +57,10 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
   const cookie: CookieOptions = { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, path: '/' };
 
   /** Signs a login token with the current key and sets it as the login cookie. */
-  const signIn = (res: Response, sub: string, role: Role) => {
+  const signIn = (res: Response, sub: string, role: Role, ver: number) => {
     const now = keys.clock.now();
     const jti = crypto.randomUUID();
-    const token = keys.sign({ sub, role, jti }, config.tokenTtlSeconds, now);
+    const token = keys.sign({ sub, role, jti, ver }, config.tokenTtlSeconds, now);
     const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
     res.cookie('jwt', token, { ...cookie, expires: expiresAt });
     // no secret in it: it only lets a page know, without a request that fails, to ask who it is
@@ -118,7 +118,7 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
 
   router.post('/login', loginShape, loginIpLimiter, loginLimiter, (req: LoginRequest, res: Response, next: NextFunction) => {
     const { username } = req.attempt!;
-    auth.passport.authenticate('local', { session: false }, (error: unknown, account: { username: string; role: 'admin' | 'service' | 'user' } | false) => {
+    auth.passport.authenticate('local', { session: false }, (error: unknown, account: { username: string; role: Role; tokenVersion: number } | false) => {
       // the local strategy calls back from a promise: a throw here would be an unhandled
       // rejection and a request left hanging, not a 500
       try {
@@ -132,7 +132,7 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
           .upToDate()
           .then(() => {
             // the account's own spelling: a login as ALICE is @alice
-            const { jti, token, expiresAt } = signIn(res, accountUserId(account.username), account.role);
+            const { jti, token, expiresAt } = signIn(res, accountUserId(account.username), account.role, account.tokenVersion);
             // the token's own id is the resource's id (JSON:API resources have one)
             send(res, 200, serialize.tokens({ id: jti, token, expiresAt: expiresAt.toISOString() }));
           })
@@ -161,7 +161,7 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
     const { sub, role, keyId } = req.principal!;
     // a page that rotated (the operator console, signed in by cookie) keeps its session: its cookie
     // is signed again with the new key, whatever the grace period does to the old ones
-    if (!bearerToken(req.headers.authorization) && cookieToken(req.headers.cookie)) signIn(res, sub, role);
+    if (!bearerToken(req.headers.authorization) && cookieToken(req.headers.cookie)) signIn(res, sub, role, req.principal!.ver);
     audit(
       logger,
       'key_rotated',

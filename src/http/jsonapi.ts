@@ -32,6 +32,7 @@ export const serialize = {
   keyRing: serializer('keys', ['createdAt', 'expiresAt', 'current']),
   sockets: serializer('sockets', ['userId', 'transport', 'address', 'connectedAt', 'tokenExpiresAt', 'node']),
   channelCounts: serializer('channels', ['subscribers', 'online']),
+  accounts: serializer('accounts', ['userId', 'role', 'disabled', 'bootstrap', 'createdAt']),
 };
 
 /** Writes a JSON:API document directly: Express's res.send adds nothing an API response needs. */

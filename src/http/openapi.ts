@@ -37,6 +37,7 @@ const list = (item: unknown) => document({ type: 'array', items: item }, { links
 const liveList = (item: unknown) =>
   document({ type: 'array', items: item }, { links, meta: { type: 'object', properties: { complete: { type: 'boolean' } }, required: ['complete'], additionalProperties: false } });
 const nullableDateTime = { ...dateTime, type: ['string', 'null'] };
+const accountResource = resource('accounts', { userId: string, role: { enum: ['admin', 'service', 'user'] }, disabled: { type: 'boolean' }, bootstrap: { type: 'boolean' }, createdAt: dateTime });
 
 const JSON_API = 'application/vnd.api+json';
 const json = (schema: unknown, description: string) => ({ description, content: { [JSON_API]: { schema } } });
@@ -265,6 +266,49 @@ export const OPENAPI = {
           '200': json(liveList(resource('channels', { subscribers: { type: 'integer', minimum: 1 }, online: { type: 'integer', minimum: 0 } })), 'A page of channels'),
           default: errorResponse,
         },
+      },
+    },
+    '/control/accounts': {
+      get: {
+        summary: 'Accounts by username (admin): user id, role, whether disabled, whether the bootstrap admin',
+        security: bearer,
+        parameters: pageParameters,
+        responses: { '200': json(list(accountResource), 'A page of accounts'), default: errorResponse },
+      },
+    },
+    '/control/accounts/{username}': {
+      patch: {
+        summary: 'Disable or enable an account, change its role or reset its password (admin); its older tokens stop working',
+        security: bearer,
+        parameters: [{ name: 'username', in: 'path', required: true, schema: string }],
+        requestBody: {
+          required: true,
+          content: {
+            [JSON_API]: {
+              schema: {
+                type: 'object',
+                properties: {
+                  data: {
+                    type: 'object',
+                    properties: {
+                      type: { const: 'accounts' },
+                      id: string,
+                      attributes: {
+                        type: 'object',
+                        properties: { role: { enum: ['admin', 'service', 'user'] }, disabled: { type: 'boolean' }, password: { type: 'string', minLength: 8 } },
+                        additionalProperties: false,
+                        minProperties: 1,
+                      },
+                    },
+                    required: ['type', 'attributes'],
+                  },
+                },
+                required: ['data'],
+              },
+            },
+          },
+        },
+        responses: { '200': json(document(accountResource), 'The account as changed'), default: errorResponse },
       },
     },
     '/control/stats': {

@@ -11,7 +11,7 @@ import { corkWebSocketBatches } from './corked-frames.js';
 import type { Deliver, EventLog } from '../event-log/event-log.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { isValidName, keyRoom, type UserId } from '../channels/names.js';
+import { isValidName, keyRoom, userRoom, type UserId } from '../channels/names.js';
 import type { SigningKeys } from '../auth/signing-keys.js';
 import type { Store } from '../store/store.js';
 import { dispatcher } from './acks.js';
@@ -60,6 +60,8 @@ export interface SocketServer {
   live: LiveSockets;
   /** Emits a committed event to its rooms: the event log's delivery function. */
   deliver: Deliver;
+  /** Disconnects these users' sockets on this node (each node does its own). */
+  disconnectUsers(userIds: readonly UserId[]): void;
   /** Announces `offline` for users whose last sockets were on a node that died. */
   announceOffline(users: readonly UserId[]): void;
   /** Closes every socket and stops accepting new ones. */
@@ -170,6 +172,9 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     deliver(event) {
       deliverToRooms(event);
       feed.publish(event);
+    },
+    disconnectUsers(userIds) {
+      if (userIds.length > 0) io.local.in(userIds.map(userRoom)).disconnectSockets(true);
     },
     announceOffline(users) {
       for (const userId of users) {

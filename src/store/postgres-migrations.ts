@@ -101,4 +101,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE events DROP CONSTRAINT events_kind_check;
   ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind IN ('notify', 'chat', 'change'));
   `,
+  `
+  -- The operator console (issue 32): accounts an operator disabled, and a token version that moves
+  -- on with every operator change, so that the tokens signed before it stop working.
+  ALTER TABLE accounts ADD COLUMN disabled boolean NOT NULL DEFAULT false;
+  ALTER TABLE accounts ADD COLUMN token_version integer NOT NULL DEFAULT 0;
+  `,
 ];

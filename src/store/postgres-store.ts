@@ -35,10 +35,13 @@ import type {
   StoredEvent,
   SubscriptionChange,
   ChangedPairs,
+  AccountChange,
+  AccountState,
   ChannelCount,
   ChannelQuery,
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken, LAST_CHARACTER } from './store.js';
+import { ACCOUNT_COLUMNS, accountOfRow, type AccountRow } from './account-rows.js';
 import { EVENT_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
 
 /**
@@ -168,12 +171,40 @@ export class PostgresStore implements Store, SharedLog {
   }
 
   async findAccount(username: string): Promise<Account | undefined> {
-    const { rows } = await this.query<{ username: string; password_hash: string; role: Role; created_at: number }>(
-      'SELECT username, password_hash, role, created_at FROM accounts WHERE lower(username) = lower($1 COLLATE "C")',
+    const { rows } = await this.query<AccountRow>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE lower(username) = lower($1 COLLATE "C")`,
       [username],
     );
-    const row = rows[0];
-    return row && { username: row.username, passwordHash: row.password_hash, role: row.role, createdAt: row.created_at };
+    return rows[0] && accountOfRow(rows[0]);
+  }
+
+  async listAccounts(page: PageRequest): Promise<Account[]> {
+    const { rows } = await this.query<AccountRow>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE username > $1 ORDER BY username LIMIT $2`,
+      [page.after ?? '', page.size],
+    );
+    return rows.map(accountOfRow);
+  }
+
+  async changeAccount(username: string, change: AccountChange): Promise<Account | undefined> {
+    return this.transaction(async (query) => {
+      const { rows } = await query<AccountRow>(
+        `UPDATE accounts SET role = coalesce($2, role), disabled = coalesce($3, disabled),
+           password_hash = coalesce($4, password_hash), token_version = token_version + 1
+         WHERE lower(username) = lower($1 COLLATE "C")
+         RETURNING ${ACCOUNT_COLUMNS}`,
+        [username, change.role ?? null, change.disabled ?? null, change.passwordHash ?? null],
+      );
+      if (rows[0] && this.shared) await this.logChanges(query, [{ type: 'accounts' }]);
+      return rows[0] && accountOfRow(rows[0]);
+    }, this.shared ? `BEGIN; SELECT ${lockSql('eventLog')}` : 'BEGIN');
+  }
+
+  async accountStates(): Promise<AccountState[]> {
+    const { rows } = await this.query<{ username: string; disabled: boolean; token_version: number }>(
+      'SELECT username, disabled, token_version FROM accounts WHERE disabled OR token_version > 0',
+    );
+    return rows.map((row) => ({ username: row.username, disabled: row.disabled, tokenVersion: Number(row.token_version) }));
   }
 
   async upsertAccount(account: Account): Promise<void> {

@@ -93,4 +93,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP INDEX messages_by_member_a;
   DROP INDEX messages_by_member_b;
   `,
+  `
+  -- The operator console (issue 32): accounts an operator disabled, and a token version that moves
+  -- on with every operator change, so that the tokens signed before it stop working.
+  ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE accounts ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

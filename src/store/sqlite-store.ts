@@ -25,10 +25,13 @@ import type {
   StoredEvent,
   SubscriptionChange,
   ChangedPairs,
+  AccountChange,
+  AccountState,
   ChannelCount,
   ChannelQuery,
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS, LAST_CHARACTER } from './store.js';
+import { ACCOUNT_COLUMNS, accountOfRow, type AccountRow } from './account-rows.js';
 import { EVENT_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
 
 export class SqliteStore implements Store {
@@ -77,7 +80,14 @@ export class SqliteStore implements Store {
     return {
       insertAccount: db.prepare('INSERT OR IGNORE INTO accounts (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)'),
       updateAccount: db.prepare('UPDATE accounts SET password_hash = ?, role = ? WHERE lower(username) = lower(?)'),
-      findAccount: db.prepare('SELECT username, password_hash, role, created_at FROM accounts WHERE lower(username) = lower(?)'),
+      findAccount: db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE lower(username) = lower(?)`),
+      listAccounts: db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE username > ? ORDER BY username LIMIT ?`),
+      changeAccount: db.prepare(
+        `UPDATE accounts SET role = coalesce(@role, role), disabled = coalesce(@disabled, disabled),
+           password_hash = coalesce(@passwordHash, password_hash), token_version = token_version + 1
+         WHERE lower(username) = lower(@username)`,
+      ),
+      accountStates: db.prepare('SELECT username, disabled, token_version FROM accounts WHERE disabled = 1 OR token_version > 0'),
       listKeys: db.prepare('SELECT id, secret, created_at, expires_at FROM signing_keys'),
       saveKey: db.prepare(
         `INSERT INTO signing_keys (id, secret, created_at, expires_at) VALUES (?, ?, ?, ?)
@@ -163,10 +173,27 @@ export class SqliteStore implements Store {
   }
 
   async findAccount(username: string): Promise<Account | undefined> {
-    const row = this.sql.findAccount.get(username) as
-      | { username: string; password_hash: string; role: Role; created_at: number }
-      | undefined;
-    return row && { username: row.username, passwordHash: row.password_hash, role: row.role, createdAt: row.created_at };
+    const row = this.sql.findAccount.get(username) as AccountRow | undefined;
+    return row && accountOfRow(row);
+  }
+
+  async listAccounts(page: PageRequest): Promise<Account[]> {
+    return (this.sql.listAccounts.all(page.after ?? '', page.size) as AccountRow[]).map(accountOfRow);
+  }
+
+  async changeAccount(username: string, change: AccountChange): Promise<Account | undefined> {
+    const { changes } = this.sql.changeAccount.run({
+      username,
+      role: change.role ?? null,
+      disabled: change.disabled === undefined ? null : Number(change.disabled),
+      passwordHash: change.passwordHash ?? null,
+    });
+    return changes === 0 ? undefined : this.findAccount(username);
+  }
+
+  async accountStates(): Promise<AccountState[]> {
+    const rows = this.sql.accountStates.all() as { username: string; disabled: number; token_version: number }[];
+    return rows.map((row) => ({ username: row.username, disabled: row.disabled === 1, tokenVersion: row.token_version }));
   }
 
   async upsertAccount(account: Account): Promise<void> {

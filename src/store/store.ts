@@ -18,6 +18,24 @@ export interface Account {
   readonly passwordHash: string;
   readonly role: Role;
   readonly createdAt: number;
+  /** Disabled by an operator: no login, and its tokens refused (default false). */
+  readonly disabled?: boolean;
+  /** Moved on when an operator disables it or changes its role or password (default 0). */
+  readonly tokenVersion?: number;
+}
+
+/** An operator's change to an account; the token version always moves on with it. */
+export interface AccountChange {
+  readonly role?: Role;
+  readonly disabled?: boolean;
+  readonly passwordHash?: string;
+}
+
+/** An account whose older tokens are refused: disabled, or changed since they were signed. */
+export interface AccountState {
+  readonly username: string;
+  readonly disabled: boolean;
+  readonly tokenVersion: number;
 }
 
 /** A page of an id-ordered list: items after `after`, at most `size`. */
@@ -67,7 +85,9 @@ export type ChatMessage = NewChatMessage & { readonly id: EventId };
 export type ClusterChange =
   | { readonly type: 'subscriptions'; readonly changes: readonly SubscriptionChange[] }
   /** The key ring changed: read it again. */
-  | { readonly type: 'keys' };
+  | { readonly type: 'keys' }
+  /** An operator changed an account: read the account states again. */
+  | { readonly type: 'accounts' };
 export interface LoggedChange {
   readonly kind: 'change';
   readonly id: EventId;
@@ -166,6 +186,16 @@ export interface Store {
   findAccount(username: string): Promise<Account | undefined>;
   /** Creates the account or resets the password and role of the one with that name in any case. */
   upsertAccount(account: Account): Promise<void>;
+  /** Accounts by username, after `page.after`, at most `page.size`. */
+  listAccounts(page: PageRequest): Promise<Account[]>;
+  /**
+   * Applies an operator's change to the account named `username` (in any case) and moves its token
+   * version on, atomically; on many nodes the change is logged, so every node reloads the states.
+   * Undefined when there is no such account.
+   */
+  changeAccount(username: string, change: AccountChange): Promise<Account | undefined>;
+  /** Every account that is disabled or whose token version has moved on. */
+  accountStates(): Promise<AccountState[]>;
 
   // key ring
   listKeys(): Promise<SigningKey[]>;

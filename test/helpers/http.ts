@@ -42,7 +42,7 @@ export async function request(method: string, url: string, body?: unknown, optio
 export function client(baseUrl: string, token?: string) {
   const call = (method: string) => (path: string, body?: unknown, options: RequestOptions = {}) =>
     request(method, `${baseUrl}${path}`, body, { token, ...options });
-  return { get: call('GET'), post: call('POST'), put: call('PUT'), delete: call('DELETE') };
+  return { get: call('GET'), post: call('POST'), put: call('PUT'), patch: call('PATCH'), delete: call('DELETE') };
 }
 
 /** A JSON:API document naming resources `type-id`. */
