@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import crypto from 'node:crypto';
+import { io as ioClient } from 'socket.io-client';
 import { client, expectJsonApiError as expectError, request } from './helpers/http.js';
 import { connect } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
@@ -207,13 +208,18 @@ describe('operator routes (issue 32)', () => {
       expectError(await whoIs(before), 401, 'token_invalid');
       const promoted = await tokenOf('carol');
       expect((await whoIs(promoted)).body.meta.role).to.equal('admin');
-      // an admin now: carol may use the operator routes
+      // an admin now: carol may use the operator routes and watch the live feed
       expect((await client(world.server.url, promoted).get('/control/accounts')).status).to.equal(200);
+      const feed = ioClient(`${world.server.url}/admin`, { auth: { token: promoted }, transports: ['websocket'], forceNew: true, reconnection: false });
+      await new Promise((resolve, reject) => feed.once('connect', resolve).once('connect_error', reject));
+      const feedGone = new Promise((resolve) => feed.once('disconnect', resolve));
 
       const reset = await change('carol', { password: 'a brand new password' });
       expect(reset.status).to.equal(200);
       expect(JSON.stringify(reset.body)).to.not.include('brand new');
       expectError(await whoIs(promoted), 401, 'token_invalid');
+      // her feed, opened with the token the reset ended, is closed too
+      await feedGone;
       expectError(await login('carol'), 401, 'invalid_credentials');
       expect((await login('carol', 'a brand new password')).status).to.equal(200);
     });

@@ -97,7 +97,8 @@ export class LiveFeed {
       }
     });
     nsp.on('connection', (socket) => {
-      socket.join(keyRoom(socket.data.principal.keyId));
+      // the rooms that end it: its key's retirement, and an operator changing its account
+      socket.join([keyRoom(socket.data.principal.keyId), userRoom(socket.data.principal.sub)]);
       armExpiry(socket, deps.clock);
       const on = socket.on.bind(socket) as (event: string, listener: (...args: unknown[]) => void) => void;
       on('feed:watch', (payload, ack) => {
@@ -124,6 +125,11 @@ export class LiveFeed {
       entry ??= feedEntry(event);
       socket.volatile.emit('feed:event', entry);
     }
+  }
+
+  /** Disconnects these users' feed sockets on this node (their account changed). */
+  disconnectUsers(userIds: readonly UserId[]): void {
+    this.nsp.local.in(userIds.map(userRoom)).disconnectSockets(true);
   }
 
   close(): void {

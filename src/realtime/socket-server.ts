@@ -174,7 +174,9 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
       feed.publish(event);
     },
     disconnectUsers(userIds) {
-      if (userIds.length > 0) io.local.in(userIds.map(userRoom)).disconnectSockets(true);
+      if (userIds.length === 0) return;
+      io.local.in(userIds.map(userRoom)).disconnectSockets(true);
+      feed.disconnectUsers(userIds);
     },
     announceOffline(users) {
       for (const userId of users) {
