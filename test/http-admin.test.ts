@@ -211,7 +211,7 @@ describe('operator routes (issue 32)', () => {
       // an admin now: carol may use the operator routes and watch the live feed
       expect((await client(world.server.url, promoted).get('/control/accounts')).status).to.equal(200);
       const feed = ioClient(`${world.server.url}/admin`, { auth: { token: promoted }, transports: ['websocket'], forceNew: true, reconnection: false });
-      await new Promise((resolve, reject) => feed.once('connect', resolve).once('connect_error', reject));
+      await new Promise<void>((resolve, reject) => feed.once('connect', () => resolve()).once('connect_error', reject));
       const feedGone = new Promise((resolve) => feed.once('disconnect', resolve));
 
       const reset = await change('carol', { password: 'a brand new password' });
