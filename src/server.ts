@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import { Accounts } from './auth/accounts.js';
 import { AccountStates } from './auth/account-states.js';
+import { ServerChat } from './chat/server-chat.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { EventLog } from './event-log/event-log.js';
 import { createApp } from './http/app.js';
@@ -187,6 +188,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       subscriptions,
       live: sockets.live,
       accountStates,
+      chat: new ServerChat({ store, eventLog, metrics, limits: config.limits, clock }),
       readiness: [
         { name: 'store', check: () => store.ping() },
         ...(redis ? [{ name: 'redis', check: () => redis.ping(), required: false }] : []),

@@ -7,7 +7,7 @@ import { compareIds } from './chatty-client.js';
 import { ui, app, LAST_CONVERSATION_KEY, session, announce, showError } from './chat-state.js';
 import { addressOf, displayName } from './conversation-names.js';
 import { ensureConversation, renderConversationList } from './conversation-list.js';
-import { confirmedElements, insertMessage } from './messages.js';
+import { confirmedElements, insertMessage, senderOf } from './messages.js';
 import { applyReceipt, renderReceipts } from './receipts.js';
 import { clearTyping, clearTypingIndicators, queryPresence, renderPresence } from './presence.js';
 
@@ -155,13 +155,13 @@ export function onMessage(msg) {
       renderPresence();
       ui.historyStatus.textContent = '';
       if (stick) scrollToBottom();
-      if (msg.from !== app.me) announce(`${msg.from}: ${msg.body}`);
+      if (msg.from !== app.me) announce(`${senderOf(msg)}: ${msg.body}`);
       scheduleMarkRead();
     }
   } else if (msg.from !== app.me) {
     conv.unread = (conv.unread || 0) + 1;
     renderConversationList();
-    announce(`New message from ${msg.from} in ${displayName(conv)}`);
+    announce(`New message from ${senderOf(msg)} in ${displayName(conv)}`);
   }
 }
 

@@ -16,9 +16,10 @@ export function buildMessage(msg, { pending = false } = {}) {
   }
   li.dataset.from = msg.from ?? '';
   if (msg.from === app.me) li.classList.add('mine');
+  if (msg.from === null) li.classList.add('system');
 
   const meta = el('p', 'meta');
-  const from = el('span', 'from', msg.from ?? '');
+  const from = el('span', 'from', senderOf(msg));
   const time = el('time', 'time', pending ? 'sending…' : formatTime(msg.sentAt));
   if (msg.sentAt) {
     time.dateTime = msg.sentAt;
@@ -63,4 +64,9 @@ export function insertMessage(msg) {
   ui.messages.insertBefore(node, before);
   if (cur.oldestId === null || compareIds(msg.id, cur.oldestId) < 0) cur.oldestId = msg.id;
   return true;
+}
+
+/** Who sent a message, as the page shows it: a system message (from the app server) has no sender. */
+export function senderOf(msg) {
+  return msg.from === null ? 'system' : msg.from ?? '';
 }

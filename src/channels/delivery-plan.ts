@@ -29,7 +29,8 @@ export interface NotificationMeta {
 export interface ChatMessagePayload {
   id: number;
   channel: string;
-  from: UserId;
+  /** The sender; null for a system message posted through the control API. */
+  from: UserId | null;
   body: string;
   sentAt: string;
   clientId: string | null;
@@ -68,7 +69,8 @@ export function chatMessagePayload(message: ChatMessage): ChatMessagePayload {
   return {
     id: message.id,
     channel: message.channel,
-    from: message.from,
+    // a system message (posted through the control API without a sender) is stored from ''
+    from: message.from === '' ? null : message.from,
     body: message.body,
     sentAt: new Date(message.createdAt).toISOString(),
     clientId: message.clientId,

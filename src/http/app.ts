@@ -19,6 +19,8 @@ import { authRoutes, type AuthLimit } from './auth-routes.js';
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import { jsonBodies } from './body-parsing.js';
 import { adminRoutes } from './admin-routes.js';
+import { conversationRoutes } from './conversation-routes.js';
+import type { ServerChat } from '../chat/server-chat.js';
 import type { LiveSockets } from '../realtime/live-sockets.js';
 import type { AccountStates } from '../auth/account-states.js';
 import { controlRoutes } from './control-routes.js';
@@ -42,6 +44,8 @@ export interface AppDeps {
   live: LiveSockets;
   /** Accounts whose tokens an operator revoked. */
   accountStates: AccountStates;
+  /** Chat through the control API. */
+  chat: ServerChat;
   readiness: readonly ReadinessCheck[];
   isDraining: () => boolean;
   /** Many nodes: the login and registration limits counted for the whole cluster. */
@@ -90,7 +94,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId, config.metricsToken));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
-  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), adminRoutes({ ...deps, nodeId: config.nodeId, requireAdmin: auth.requireToken('admin') }));
+  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), conversationRoutes({ chat: deps.chat }), adminRoutes({ ...deps, nodeId: config.nodeId, requireAdmin: auth.requireToken('admin') }));
   // the full set of security headers where a browser renders: the pages and their assets
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());
   app.use(notFound(routes));

@@ -32,6 +32,8 @@ export const serialize = {
   keyRing: serializer('keys', ['createdAt', 'expiresAt', 'current']),
   sockets: serializer('sockets', ['userId', 'transport', 'address', 'connectedAt', 'tokenExpiresAt', 'node']),
   channelCounts: serializer('channels', ['subscribers', 'online']),
+  messages: serializer('messages', ['channel', 'from', 'body', 'sentAt', 'clientId']),
+  readPositions: serializer('read-positions', ['messageId', 'readAt']),
   accounts: serializer('accounts', ['userId', 'role', 'disabled', 'bootstrap', 'createdAt']),
 };
 

@@ -37,6 +37,8 @@ const list = (item: unknown) => document({ type: 'array', items: item }, { links
 const liveList = (item: unknown) =>
   document({ type: 'array', items: item }, { links, meta: { type: 'object', properties: { complete: { type: 'boolean' } }, required: ['complete'], additionalProperties: false } });
 const nullableDateTime = { ...dateTime, type: ['string', 'null'] };
+const messageResource = resource('messages', { channel: string, from: { type: ['string', 'null'] }, body: string, sentAt: dateTime, clientId: { type: ['string', 'null'] } });
+const channelPath = { name: 'channel', in: 'path', required: true, description: 'a channel, or a private conversation dm:<a>:<b>', schema: string };
 const accountResource = resource('accounts', { userId: string, role: { enum: ['admin', 'service', 'user'] }, disabled: { type: 'boolean' }, bootstrap: { type: 'boolean' }, createdAt: dateTime });
 
 const JSON_API = 'application/vnd.api+json';
@@ -223,6 +225,75 @@ export const OPENAPI = {
         security: control,
         parameters: pageParameters,
         responses: { '200': json(list(resource('users', { connections: { type: 'integer', minimum: 1 } })), 'A page of users'), default: errorResponse },
+      },
+    },
+    '/control/conversations/{channel}/messages': {
+      get: {
+        summary: 'A conversation’s history, any conversation (service, admin): the newest `limit` messages below `before`, oldest first',
+        security: control,
+        parameters: [
+          channelPath,
+          { name: 'before', in: 'query', schema: { type: 'integer', minimum: 1 } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+        ],
+        responses: {
+          '200': json(
+            document({ type: 'array', items: messageResource }, { meta: { type: 'object', properties: { channel: string, receipts: { type: 'object', additionalProperties: { type: 'integer' } } }, required: ['channel', 'receipts'], additionalProperties: false } }),
+            'Messages, and each member’s read position',
+          ),
+          default: errorResponse,
+        },
+      },
+      post: {
+        summary: 'Post a message as a member, or as the system without `from` (service, admin): logged and delivered like chat:send',
+        security: control,
+        parameters: [channelPath],
+        requestBody: {
+          required: true,
+          content: {
+            [JSON_API]: {
+              schema: {
+                type: 'object',
+                properties: {
+                  data: {
+                    type: 'object',
+                    properties: {
+                      type: { const: 'messages' },
+                      attributes: {
+                        type: 'object',
+                        properties: { from: { type: ['string', 'null'] }, body: { type: 'string', minLength: 1, maxLength: 4000 }, clientId: { type: ['string', 'null'], maxLength: 100 } },
+                        required: ['body'],
+                        additionalProperties: false,
+                      },
+                    },
+                    required: ['type', 'attributes'],
+                  },
+                },
+                required: ['data'],
+              },
+            },
+          },
+        },
+        responses: { '201': json(document(messageResource), 'The message, logged and delivered'), default: errorResponse },
+      },
+    },
+    '/control/conversations/{channel}/read-positions': {
+      get: {
+        summary: 'Where each member has read a conversation up to (service, admin), the most advanced first',
+        security: control,
+        parameters: [channelPath],
+        responses: { '200': json(document({ type: 'array', items: resource('read-positions', { messageId: { type: 'integer' }, readAt: dateTime }) }), 'Read positions'), default: errorResponse },
+      },
+    },
+    '/control/users/{id}/unread': {
+      get: {
+        summary: 'A user’s unread counts per conversation, as chat:unread answers them (service, admin)',
+        security: control,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: string }],
+        responses: {
+          '200': json(metaDocument({ userId: string, unread: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } } }), 'Unread counts'),
+          default: errorResponse,
+        },
       },
     },
     '/control/keys': {
