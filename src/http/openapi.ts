@@ -38,6 +38,11 @@ const liveList = (item: unknown) =>
   document({ type: 'array', items: item }, { links, meta: { type: 'object', properties: { complete: { type: 'boolean' } }, required: ['complete'], additionalProperties: false } });
 const nullableDateTime = { ...dateTime, type: ['string', 'null'] };
 const messageResource = resource('messages', { channel: string, from: { type: ['string', 'null'] }, body: string, sentAt: dateTime, clientId: { type: ['string', 'null'] } });
+/** A request body holding one JSON:API resource of `type` (its `id` optional) with these attributes. */
+function resourceBody(type: string, attributes: Record<string, unknown>) {
+  const data = { type: 'object', properties: { type: { const: type }, id: string, attributes }, required: ['type', 'attributes'] };
+  return { required: true, content: { [JSON_API]: { schema: { type: 'object', properties: { data }, required: ['data'] } } } };
+}
 const channelPath = { name: 'channel', in: 'path', required: true, description: 'a channel, or a private conversation dm:<a>:<b>', schema: string };
 const accountResource = resource('accounts', { userId: string, role: { enum: ['admin', 'service', 'user'] }, disabled: { type: 'boolean' }, bootstrap: { type: 'boolean' }, createdAt: dateTime });
 
@@ -248,32 +253,12 @@ export const OPENAPI = {
         summary: 'Post a message as a member, or as the system without `from` (service, admin): logged and delivered like chat:send',
         security: control,
         parameters: [channelPath],
-        requestBody: {
-          required: true,
-          content: {
-            [JSON_API]: {
-              schema: {
-                type: 'object',
-                properties: {
-                  data: {
-                    type: 'object',
-                    properties: {
-                      type: { const: 'messages' },
-                      attributes: {
-                        type: 'object',
-                        properties: { from: { type: ['string', 'null'] }, body: { type: 'string', minLength: 1, maxLength: 4000 }, clientId: { type: ['string', 'null'], maxLength: 100 } },
-                        required: ['body'],
-                        additionalProperties: false,
-                      },
-                    },
-                    required: ['type', 'attributes'],
-                  },
-                },
-                required: ['data'],
-              },
-            },
-          },
-        },
+        requestBody: resourceBody('messages', {
+          type: 'object',
+          properties: { from: { type: ['string', 'null'] }, body: { type: 'string', minLength: 1, maxLength: 4000 }, clientId: { type: ['string', 'null'], maxLength: 100 } },
+          required: ['body'],
+          additionalProperties: false,
+        }),
         responses: { '201': json(document(messageResource), 'The message, logged and delivered'), default: errorResponse },
       },
     },
@@ -352,33 +337,12 @@ export const OPENAPI = {
         summary: 'Disable or enable an account, change its role or reset its password (admin); its older tokens stop working',
         security: bearer,
         parameters: [{ name: 'username', in: 'path', required: true, schema: string }],
-        requestBody: {
-          required: true,
-          content: {
-            [JSON_API]: {
-              schema: {
-                type: 'object',
-                properties: {
-                  data: {
-                    type: 'object',
-                    properties: {
-                      type: { const: 'accounts' },
-                      id: string,
-                      attributes: {
-                        type: 'object',
-                        properties: { role: { enum: ['admin', 'service', 'user'] }, disabled: { type: 'boolean' }, password: { type: 'string', minLength: 8 } },
-                        additionalProperties: false,
-                        minProperties: 1,
-                      },
-                    },
-                    required: ['type', 'attributes'],
-                  },
-                },
-                required: ['data'],
-              },
-            },
-          },
-        },
+        requestBody: resourceBody('accounts', {
+          type: 'object',
+          properties: { role: { enum: ['admin', 'service', 'user'] }, disabled: { type: 'boolean' }, password: { type: 'string', minLength: 8 } },
+          additionalProperties: false,
+          minProperties: 1,
+        }),
         responses: { '200': json(document(accountResource), 'The account as changed'), default: errorResponse },
       },
     },
