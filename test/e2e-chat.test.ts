@@ -702,6 +702,57 @@ describe('browser client, end to end (issue 6)', function () {
     expect((await client(server.url, login.body.data.attributes.token).get('/auth/test-jwt')).body.meta.role).to.equal('admin');
   });
 
+  it('moderation in the console: a message deleted there is shown removed on the chat page at once; system messages and export (issue 33)', async () => {
+    const adminPassword = 'operator password 6';
+    const server = await start({ ADMIN_USERNAME: 'root-mod', ADMIN_PASSWORD: adminPassword });
+    const { api, alice, bob } = await twoUsersInRoom(server);
+    await send(alice.page, 'a message to remove');
+    await send(alice.page, 'a message to keep');
+    await message(bob.page, 'a message to keep').waitFor();
+    // the app server speaks as the system: both pages show it from "system"
+    expect((await api.post('/control/conversations/rooms-1/messages', { data: { type: 'messages', attributes: { body: 'Welcome, both of you' } } })).status).to.equal(201);
+    const system = message(bob.page, 'Welcome, both of you');
+    await system.waitFor();
+    expect(await system.locator('.from').textContent()).to.equal('system');
+    expect(await system.getAttribute('class')).to.contain('system');
+
+    const admin = await newPage();
+    await signInToConsole(admin.page, server, 'root-mod', adminPassword);
+    await admin.page.fill('#moderation-channel', 'rooms-1');
+    await admin.page.click('#moderation-load');
+    const items = admin.page.locator('#moderation-list li.message');
+    await items.nth(2).waitFor();
+    expect(await items.locator('.body').allTextContents()).to.deep.equal(['a message to remove', 'a message to keep', 'Welcome, both of you']);
+    expect(await admin.page.locator('#moderation-export').getAttribute('href')).to.equal('/control/conversations/rooms-1/export');
+    // the export link serves the conversation as a JSON file
+    const exported = await admin.page.evaluate(async (href) => {
+      const res = await fetch(href!);
+      return { disposition: res.headers.get('content-disposition'), count: (await res.json()).meta.count };
+    }, await admin.page.locator('#moderation-export').getAttribute('href'));
+    expect(exported).to.deep.equal({ disposition: 'attachment; filename="rooms-1.json"', count: 3 });
+
+    await items.first().locator('.delete').click();
+    await admin.page.locator('#moderation-list li.message.deleted').waitFor();
+    for (const { page } of [alice, bob]) {
+      await page.locator('#messages li.message.deleted').waitFor();
+      expect(await page.locator('#messages li.message.deleted .body').textContent()).to.equal('This message was removed.');
+      expect(await page.locator('#messages').textContent()).to.not.contain('a message to remove');
+    }
+    // after a reload, the history shows it removed too
+    await bob.page.reload();
+    await waitForState(bob.page, 'connected');
+    await openConversation(bob.page, 'rooms-1');
+    await message(bob.page, 'a message to keep').waitFor();
+    expect(await bob.page.locator('#messages li.message.deleted .body').textContent()).to.equal('This message was removed.');
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await admin.page.setViewportSize(viewport);
+      expect(await items.nth(1).locator('.delete').isVisible(), `at ${viewport.width}px`).to.equal(true);
+      await screenshot(admin.page, `e2e-admin-moderation-${viewport.width}`);
+      await bob.page.setViewportSize(viewport);
+      await screenshot(bob.page, `e2e-chat-removed-${viewport.width}`);
+    }
+  });
+
   it('operator console: the key ring, and a rotation that asks first, explains its grace and keeps app servers working (issue 32)', async () => {
     const adminPassword = 'operator password 2';
     const server = await start({ ADMIN_USERNAME: 'root-keys', ADMIN_PASSWORD: adminPassword });

@@ -95,11 +95,87 @@ describe('chat through the control API (issue 33)', () => {
     expect((await world.api.get('/control/users/erin/unread')).body.meta.unread).to.deep.equal({ 'rooms-4': 2 });
   });
 
+  describe('moderation', () => {
+    it('removes a message: members get chat:deleted, history keeps it without its body, replay sends the deletion and never the message', async () => {
+      await subscribe(['alice', 'bob'], ['rooms', '5']);
+      const [alice, bob] = [await open('alice'), await open('bob')];
+      const lastSeen = await flush(bob);
+      bob.close();
+      const keep = (await alice.call('chat:send', { channel: 'rooms-5', body: 'fine' })).message.id as number;
+      const bad = (await alice.call('chat:send', { channel: 'rooms-5', body: 'something awful' })).message.id as number;
+      const res = await world.api.delete(`/control/conversations/rooms-5/messages/${bad}`);
+      expect(res.status).to.equal(200);
+      expect(res.body.data.attributes).to.include({ body: '', from: 'alice' });
+      expect(Date.parse(res.body.data.attributes.deletedAt)).to.be.a('number').and.not.NaN;
+      const [[deleted, meta]] = (await alice.waitFor('chat:deleted')) as [[unknown, { id: number }]];
+      expect(deleted).to.deep.equal({ id: bad, channel: 'rooms-5' });
+      expect(meta.id).to.be.above(bad);
+
+      // history (the control API's and chat:history's) shows it removed, in its place
+      const history = await world.api.get('/control/conversations/rooms-5/messages');
+      expect(history.body.data.map((m: { id: string; attributes: { body: string; deletedAt?: string } }) => [Number(m.id), m.attributes.body, m.attributes.deletedAt !== undefined])).to.deep.equal([
+        [keep, 'fine', false],
+        [bad, '', true],
+      ]);
+      const socketHistory = await alice.call('chat:history', { channel: 'rooms-5' });
+      expect(socketHistory.messages.map((m: { id: number; body: string; deletedAt?: string }) => [m.id, m.body, typeof m.deletedAt])).to.deep.equal([
+        [keep, 'fine', 'undefined'],
+        [bad, '', 'string'],
+      ]);
+
+      // bob was away: he gets the message that stands, and the deletion, never the removed text
+      const back = await reconnect('bob', lastSeen);
+      expect(back.received.map((r) => r.event)).to.deep.equal(['chat:message', 'chat:deleted', 'ready']);
+      expect((back.of('chat:message')[0]![0] as { id: number }).id).to.equal(keep);
+      expect(JSON.stringify(back.received)).to.not.include('something awful');
+      // removed messages are not unread
+      expect((await world.api.get('/control/users/bob/unread')).body.meta.unread).to.deep.equal({ 'rooms-5': 1 });
+
+      // deleting it again changes nothing and announces nothing
+      const again = await world.api.delete(`/control/conversations/rooms-5/messages/${bad}`);
+      expect(again.body.data.attributes.deletedAt).to.equal(res.body.data.attributes.deletedAt);
+      await flush(alice);
+      expect(alice.of('chat:deleted')).to.have.length(1);
+    });
+
+    it('tells both users of a private conversation, and answers 404 for a message of another conversation', async () => {
+      const [alice, bob] = [await open('alice'), await open('bob')];
+      const sent = (await alice.call('chat:send', { to: 'bob', body: 'oops' })).message.id as number;
+      expectError(await world.api.delete(`/control/conversations/rooms-1/messages/${sent}`), 404, 'not_found');
+      expectError(await world.api.delete('/control/conversations/dm:alice:bob/messages/999999'), 404, 'not_found');
+      expectError(await world.api.delete('/control/conversations/dm:alice:bob/messages/abc'), 404, 'not_found');
+      expect((await world.api.delete(`/control/conversations/dm:alice:bob/messages/${sent}`)).status).to.equal(200);
+      for (const socket of [alice, bob]) {
+        const [[deleted]] = await socket.waitFor('chat:deleted');
+        expect(deleted).to.deep.equal({ id: sent, channel: 'dm:alice:bob' });
+      }
+    });
+
+    it('exports a whole conversation as JSON, oldest first, with its read positions', async () => {
+      await subscribe(['carol'], ['rooms', '6']);
+      const ids: number[] = [];
+      for (let i = 0; i < 3; i++) ids.push(Number((await world.api.post('/control/conversations/rooms-6/messages', post({ from: 'carol', body: `n${i}` }))).body.data.id));
+      await world.api.delete(`/control/conversations/rooms-6/messages/${ids[1]}`);
+      const res = await world.api.get('/control/conversations/rooms-6/export');
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-disposition')).to.equal('attachment; filename="rooms-6.json"');
+      expect(res.body.data.map((m: { id: string; attributes: { body: string } }) => [Number(m.id), m.attributes.body])).to.deep.equal([
+        [ids[0], 'n0'],
+        [ids[1], ''],
+        [ids[2], 'n2'],
+      ]);
+      expect(res.body.meta).to.include({ channel: 'rooms-6', count: 3, truncated: false });
+      expect((await world.api.get('/control/conversations/dm:alice:bob/export')).body.meta).to.include({ count: 0, truncated: false });
+    });
+  });
+
   it('is for service and admin tokens only', async () => {
     const user = client(world.server.url, world.server.token('alice'));
     expectError(await user.get('/control/conversations/rooms-1/messages'), 403, 'forbidden');
     expectError(await user.post('/control/conversations/rooms-1/messages', post({ body: 'hi' })), 403, 'forbidden');
     expectError(await user.get('/control/users/alice/unread'), 403, 'forbidden');
+    expectError(await user.delete('/control/conversations/rooms-1/messages/1'), 403, 'forbidden');
+    expectError(await user.get('/control/conversations/rooms-1/export'), 403, 'forbidden');
     expect((await client(world.server.url, world.server.adminToken()).get('/control/conversations/rooms-1/messages')).status).to.equal(200);
   });
 });

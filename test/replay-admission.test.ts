@@ -215,6 +215,25 @@ describe('replay admission, its windows opened on purpose (issue 9)', () => {
     await alice.waitFor('changed');
   });
 
+  it('never sends a message removed by moderation while the replay was reading, from memory either (issue 33)', async () => {
+    const gate = new Gate('eventsByIds');
+    await world.start({ replayPageSize: 4, wrapStore: gated(gate) });
+    await world.subscribe(['alice'], ['posts', '1']);
+    const L0 = await lastSeen('alice');
+    for (let i = 0; i < 6; i++) await notify('channels:posts-1', 'one', { i });
+    const pending = reconnect('alice', L0);
+    await gate.reached; // the first page is read: what comes now reaches her from memory
+    const post = (body: string) => world.api.post('/control/conversations/posts-1/messages', { data: { type: 'messages', attributes: { body } } });
+    const removed = (await post('removed while she replays')).body.data.id;
+    const kept = (await post('kept')).body.data.id;
+    expect((await world.api.delete(`/control/conversations/posts-1/messages/${removed}`)).status).to.equal(200);
+    gate.open();
+    const alice = await pending;
+    const messages = alice.of('chat:message').map(([m]) => (m as { id: number }).id);
+    expect(messages).to.deep.equal([Number(kept)]);
+    expect(alice.of('chat:deleted').map(([d]) => d)).to.deep.equal([{ id: Number(removed), channel: 'posts-1' }]);
+  });
+
   it('replays the older events of a channel subscribed during the replay, without repeating any', async () => {
     const gate = new Gate('eventsByIds');
     await world.start({ replayPageSize: 4, wrapStore: gated(gate) });

@@ -29,6 +29,10 @@
  *   #channels-form (#channels-prefix, #channels-search), #channels-status, #channels-more,
  *   #channels-list                li.channel[data-channel] with .channel-name, .subscribers,
  *                                 .online and a "Participants" button
+ *   #moderation-form (#moderation-channel, #moderation-load), #moderation-status,
+ *                                 #moderation-export (a link to the export), #moderation-older,
+ *   #moderation-list              li.message[data-id] (.deleted once removed) with .from, .time,
+ *                                 .body and a .delete button
  *   #accounts-list                li.account[data-username][data-role][data-disabled] with .user-id,
  *                                 .account-badges, select.account-role, .account-toggle
  *                                 (Disable/Enable), form.account-reset; #accounts-refresh,
@@ -50,6 +54,7 @@ import { channelsPanel, socketsPanel } from './admin-live.js';
 import { feedPanel } from './admin-feed.js';
 import { chartsPanel } from './admin-charts.js';
 import { accountsPanel } from './admin-accounts.js';
+import { moderationPanel } from './admin-moderation.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -313,6 +318,7 @@ const keys = keysPanel();
 const feed = feedPanel();
 const charts = chartsPanel();
 const accounts = accountsPanel();
+moderationPanel();
 const sockets = socketsPanel();
 const channels = channelsPanel({
   onParticipants(channel) {

@@ -59,6 +59,7 @@ import { isValidName, isOwnDm } from './conversation-names.js';
 import { ensureConversation, removeConversation, onSubscriptionsChanged, renderConversationList, refreshUnread, onNewDm } from './conversation-list.js';
 import { closeConversation, openConversation, loadHistory, onMessagesScroll, onMessage, scheduleMarkRead } from './conversation.js';
 import { onComposerSubmit, onComposerKeydown, onComposerInput } from './composer.js';
+import { markRemoved } from './messages.js';
 import { onReceipt } from './receipts.js';
 import { onTyping, onPresence, queryPresence } from './presence.js';
 
@@ -169,6 +170,9 @@ function startChat(userId, { fresh = false } = {}) {
     client.on('typing', onTyping),
     client.on('presence', onPresence),
     client.on('subscriptions', onSubscriptionsChanged),
+    client.on('deleted', (deleted) => {
+      if (deleted && app.current?.key === deleted.channel) markRemoved(deleted.id);
+    }),
     client.on('notification', onNotification),
   ];
   client.connect();

@@ -43,6 +43,8 @@ export interface ClientEvents {
   receipt: (receipt: ReceiptPayload) => void;
   typing: (typing: { channel: string; userId: string }) => void;
   presence: (presence: { userId: string; status: 'online' | 'offline' }) => void;
+  /** Moderation removed a message. */
+  deleted: (deleted: { id: number; channel: string }) => void;
   /** The app server changed the user's channels; `channels` is the list after the change. */
   subscriptions: (change: SubscriptionsChangedPayload & { channels: string[] }) => void;
   notification: (notification: { event: string; payload: Record<string, unknown>; meta: NotificationMeta }) => void;

@@ -31,6 +31,7 @@
  *   receipt(r)           chat:receipt {channel, userId, messageId, readAt}
  *   typing(t)            chat:typing  {channel, userId}
  *   presence(p)          presence     {userId, status}
+ *   deleted(d)           chat:deleted {id, channel}: moderation removed that message
  *   subscriptions(s)     subscriptions:changed {added, removed, channels}: channels after the change
  *   notification(n)      any other server event: {event, payload, meta}
  *
@@ -50,11 +51,11 @@ const AUTH_ERROR_CODES = new Set(['token_missing', 'token_invalid', 'token_expir
 
 /** Server events with their own callbacks; every other event is a notification. */
 const KNOWN_EVENTS = new Set([
-  'ready', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'auth:expired', 'subscriptions:changed',
+  'ready', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'auth:expired', 'subscriptions:changed', 'chat:deleted',
 ]);
 
 const LISTENER_TYPES = new Set([
-  'state', 'ready', 'message', 'receipt', 'typing', 'presence', 'subscriptions', 'notification',
+  'state', 'ready', 'message', 'receipt', 'typing', 'presence', 'subscriptions', 'deleted', 'notification',
 ]);
 
 /**
@@ -307,7 +308,7 @@ export class ChattyClient {
         return;
       }
       const logged = meta && typeof meta === 'object' && isId(meta.id);
-      if (event === 'subscriptions:changed' && logged) this.#seen(meta.id);
+      if ((event === 'subscriptions:changed' || event === 'chat:deleted') && logged) this.#seen(meta.id);
       if (KNOWN_EVENTS.has(event)) return;
       if (logged) this.#seen(meta.id);
       this.#emit('notification', { event, payload, meta });
@@ -327,6 +328,7 @@ export class ChattyClient {
     socket.on('chat:receipt', (receipt) => this.#emit('receipt', receipt));
     socket.on('chat:typing', (typing) => this.#emit('typing', typing));
     socket.on('presence', (presence) => this.#emit('presence', presence));
+    socket.on('chat:deleted', (deleted) => this.#emit('deleted', deleted));
     socket.on('subscriptions:changed', (change = {}) => {
       const added = Array.isArray(change.added) ? change.added.filter((c) => typeof c === 'string') : [];
       const removed = new Set(Array.isArray(change.removed) ? change.removed : []);

@@ -27,7 +27,8 @@ export function buildMessage(msg, { pending = false } = {}) {
   }
   meta.append(from, ' ', time);
 
-  const body = el('p', 'body', msg.body ?? '');
+  const body = el('p', 'body', msg.deletedAt ? REMOVED : msg.body ?? '');
+  if (msg.deletedAt) li.classList.add('deleted');
   const receipts = el('p', 'receipts');
   li.append(meta, body, receipts);
   return li;
@@ -69,4 +70,14 @@ export function insertMessage(msg) {
 /** Who sent a message, as the page shows it: a system message (from the app server) has no sender. */
 export function senderOf(msg) {
   return msg.from === null ? 'system' : msg.from ?? '';
+}
+
+const REMOVED = 'This message was removed.';
+
+/** Moderation removed a message: it keeps its place, without its text. */
+export function markRemoved(id) {
+  const node = document.querySelector(`#messages li.message[data-id="${CSS.escape(String(id))}"]`);
+  if (!node) return;
+  node.classList.add('deleted');
+  node.querySelector('.body').textContent = REMOVED;
 }

@@ -31,6 +31,8 @@ export interface ChatMessagePayload {
   channel: string;
   /** The sender; null for a system message posted through the control API. */
   from: UserId | null;
+  /** In history only: when moderation removed it (its body is then empty). */
+  deletedAt?: string;
   body: string;
   sentAt: string;
   clientId: string | null;
@@ -74,6 +76,7 @@ export function chatMessagePayload(message: ChatMessage): ChatMessagePayload {
     body: message.body,
     sentAt: new Date(message.createdAt).toISOString(),
     clientId: message.clientId,
+    ...(message.deletedAt !== undefined ? { deletedAt: new Date(message.deletedAt).toISOString() } : {}),
   };
 }
 
@@ -109,6 +112,8 @@ export function copiesFor(event: LoggedEvent, userId: UserId, channels: Readonly
  */
 export function copyOrigins(event: LoggedEvent | StoredEvent, userId: UserId, channels: ReadonlySet<ChannelName>): (ChannelName | undefined)[] {
   if (event.kind === 'chat') {
+    // removed by moderation: replay sends its chat:deleted, never the message
+    if (event.deletedAt !== undefined) return [];
     const pair = dmParticipants(event.channel);
     const member = pair ? pair.includes(userId) : channels.has(event.channel);
     return member ? [undefined] : [];

@@ -14,6 +14,11 @@ import type { ReadPosition, Store } from '../store/store.js';
 import type { Clock } from '../time/clock.js';
 import { MAX_BODY_CHARACTERS } from './chat-payloads.js';
 
+/** The event members' sockets get when moderation removes a message (contract §5). */
+export const CHAT_DELETED = 'chat:deleted';
+/** Messages read per page by an export. */
+const EXPORT_PAGE = 1000;
+
 /** The sender of a system message as stored: never a valid user id. Members see `from: null`. */
 export const SYSTEM_SENDER = '';
 
@@ -53,6 +58,51 @@ export class ServerChat {
     const receipts: Record<UserId, number> = Object.create(null);
     for (const position of positions) receipts[position.userId] = position.messageId;
     return { messages: messages.map(chatMessagePayload), receipts };
+  }
+
+  /**
+   * Moderation: removes a message of `channel`. It keeps its place in the history without its
+   * body; members' sockets get `chat:deleted` {id, channel}, logged so that a socket away gets it
+   * on replay, and replay no longer sends the message itself. Deleting it again changes nothing
+   * and announces nothing.
+   */
+  async delete(channel: ConversationName, id: number): Promise<ChatMessagePayload> {
+    const { store, eventLog, clock } = this.deps;
+    const found = await store.findMessage(id);
+    if (!found || found.channel !== channel) throw new ChattyError('not_found', `There is no message ${id} in "${channel}"`);
+    if (found.deletedAt !== undefined) return chatMessagePayload(found);
+    const deleted = (await store.deleteMessage(id, clock.now()))!;
+    eventLog.markDeleted(id, deleted.deletedAt!);
+    const pair = dmParticipants(channel);
+    await eventLog.append({
+      kind: 'notify',
+      event: CHAT_DELETED,
+      attributes: { id, channel },
+      target: pair ? { mode: 'users', names: [...new Set(pair)] } : { mode: 'channels', names: [channel] },
+      add: [],
+      createdAt: clock.now(),
+    });
+    return chatMessagePayload(deleted);
+  }
+
+  /**
+   * A whole conversation, oldest first, read newest page first: at most `limit` messages (the
+   * newest), and whether older ones were left out.
+   */
+  async export(channel: ConversationName, limit: number): Promise<{ messages: ChatMessagePayload[]; truncated: boolean }> {
+    const { store } = this.deps;
+    const pages: ChatMessagePayload[][] = [];
+    let count = 0;
+    let before: number | undefined;
+    for (;;) {
+      const size = Math.min(EXPORT_PAGE, limit - count);
+      if (size === 0) return { messages: pages.flat(), truncated: (await store.history(channel, before, 1)).length > 0 };
+      const page = await store.history(channel, before, size);
+      pages.unshift(page.map(chatMessagePayload));
+      count += page.length;
+      if (page.length < size) return { messages: pages.flat(), truncated: false };
+      before = page[0]!.id;
+    }
   }
 
   readPositions(channel: ConversationName): Promise<ReadPosition[]> {

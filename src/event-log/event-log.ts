@@ -124,6 +124,25 @@ export class EventLog {
     return events;
   }
 
+  /**
+   * Moderation removed a chat message: the copy memory keeps for finishing replays is marked
+   * deleted too, so that no replay sends it (the store's replay index has already dropped it).
+   */
+  markDeleted(id: EventId, deletedAt: number): void {
+    let lo = this.recentStart;
+    let hi = this.recent.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const event = this.recent[mid]!;
+      if (event.id === id) {
+        if (event.kind === 'chat') this.recent[mid] = { ...event, body: '', deletedAt };
+        return;
+      }
+      if (event.id < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+  }
+
   /** Waits for everything queued so far to be committed and delivered. */
   async drain(): Promise<void> {
     await this.batches.drain();

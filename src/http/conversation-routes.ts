@@ -18,6 +18,9 @@ function integerParameter(req: Request, name: string, max: number): number | und
   return Number(raw);
 }
 
+/** The most messages one export holds (the newest); `meta.truncated` says when older ones were left out. */
+export const EXPORT_LIMIT = 100_000;
+
 export const messageResource = (message: ChatMessagePayload) => ({ ...message, id: String(message.id) });
 
 export function conversationRoutes({ chat }: { chat: ServerChat }): Router {
@@ -35,6 +38,22 @@ export function conversationRoutes({ chat }: { chat: ServerChat }): Router {
     const channel = conversationOf(String(req.params.channel));
     const message = await chat.post(channel, parsePostedMessage(req.body));
     send(res, 201, serialize.messages(messageResource(message)));
+  });
+
+  router.delete('/conversations/:channel/messages/:id', async (req, res) => {
+    const channel = conversationOf(String(req.params.channel));
+    const id = String(req.params.id);
+    if (!/^\d{1,16}$/.test(id) || !Number.isSafeInteger(Number(id))) throw new ChattyError('not_found', `There is no message ${id.slice(0, 20)} in "${channel}"`);
+    const message = await chat.delete(channel, Number(id));
+    send(res, 200, serialize.messages(messageResource(message)));
+  });
+
+  router.get('/conversations/:channel/export', async (req, res) => {
+    const channel = conversationOf(String(req.params.channel));
+    const { messages, truncated } = await chat.export(channel, EXPORT_LIMIT);
+    const { receipts } = await chat.history(channel, undefined, 1);
+    res.setHeader('Content-Disposition', `attachment; filename="${channel.replace(/[^A-Za-z0-9_.-]/g, '_')}.json"`);
+    send(res, 200, serialize.messages(messages.map(messageResource), { meta: { channel, exportedAt: new Date().toISOString(), count: messages.length, truncated, receipts } }));
   });
 
   router.get('/conversations/:channel/read-positions', async (req, res) => {

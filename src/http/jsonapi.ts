@@ -32,7 +32,7 @@ export const serialize = {
   keyRing: serializer('keys', ['createdAt', 'expiresAt', 'current']),
   sockets: serializer('sockets', ['userId', 'transport', 'address', 'connectedAt', 'tokenExpiresAt', 'node']),
   channelCounts: serializer('channels', ['subscribers', 'online']),
-  messages: serializer('messages', ['channel', 'from', 'body', 'sentAt', 'clientId']),
+  messages: serializer('messages', ['channel', 'from', 'body', 'sentAt', 'clientId', 'deletedAt']),
   readPositions: serializer('read-positions', ['messageId', 'readAt']),
   accounts: serializer('accounts', ['userId', 'role', 'disabled', 'bootstrap', 'createdAt']),
 };

@@ -37,7 +37,18 @@ const list = (item: unknown) => document({ type: 'array', items: item }, { links
 const liveList = (item: unknown) =>
   document({ type: 'array', items: item }, { links, meta: { type: 'object', properties: { complete: { type: 'boolean' } }, required: ['complete'], additionalProperties: false } });
 const nullableDateTime = { ...dateTime, type: ['string', 'null'] };
-const messageResource = resource('messages', { channel: string, from: { type: ['string', 'null'] }, body: string, sentAt: dateTime, clientId: { type: ['string', 'null'] } });
+const messageAttributes = { channel: string, from: { type: ['string', 'null'] }, body: string, sentAt: dateTime, clientId: { type: ['string', 'null'] } };
+/** A message; `deletedAt` (and an empty body) once moderation removed it. */
+const messageResource = {
+  type: 'object',
+  properties: {
+    type: { const: 'messages' },
+    id: string,
+    attributes: { type: 'object', properties: { ...messageAttributes, deletedAt: dateTime }, required: Object.keys(messageAttributes), additionalProperties: false },
+  },
+  required: ['type', 'id', 'attributes'],
+  additionalProperties: false,
+};
 /** A request body holding one JSON:API resource of `type` (its `id` optional) with these attributes. */
 function resourceBody(type: string, attributes: Record<string, unknown>) {
   const data = { type: 'object', properties: { type: { const: type }, id: string, attributes }, required: ['type', 'attributes'] };
@@ -260,6 +271,38 @@ export const OPENAPI = {
           additionalProperties: false,
         }),
         responses: { '201': json(document(messageResource), 'The message, logged and delivered'), default: errorResponse },
+      },
+    },
+    '/control/conversations/{channel}/messages/{id}': {
+      delete: {
+        summary: 'Moderation: remove a message (service, admin). Members get chat:deleted; history keeps it without its body; replay no longer sends it',
+        security: control,
+        parameters: [channelPath, { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
+        responses: { '200': json(document(messageResource), 'The message as removed'), default: errorResponse },
+      },
+    },
+    '/control/conversations/{channel}/export': {
+      get: {
+        summary: 'A whole conversation as one JSON:API document, oldest first (service, admin); at most the newest 100,000 messages',
+        security: control,
+        parameters: [channelPath],
+        responses: {
+          '200': json(
+            document(
+              { type: 'array', items: messageResource },
+              {
+                meta: {
+                  type: 'object',
+                  properties: { channel: string, exportedAt: dateTime, count: { type: 'integer', minimum: 0 }, truncated: { type: 'boolean' }, receipts: { type: 'object', additionalProperties: { type: 'integer' } } },
+                  required: ['channel', 'exportedAt', 'count', 'truncated', 'receipts'],
+                  additionalProperties: false,
+                },
+              },
+            ),
+            'The conversation (Content-Disposition: attachment)',
+          ),
+          default: errorResponse,
+        },
       },
     },
     '/control/conversations/{channel}/read-positions': {

@@ -83,6 +83,8 @@ export interface ChattyServerEvents {
   'chat:receipt': (receipt: ReceiptPayload) => void;
   'chat:typing': (typing: { channel: ConversationName; userId: UserId }) => void;
   presence: (presence: { userId: UserId; status: 'online' | 'offline' }) => void;
+  /** Moderation removed a message of one of the user's conversations. Logged and replayed. */
+  'chat:deleted': (deleted: { id: number; channel: ConversationName }, meta: NotificationMeta) => void;
   /** The app server changed the user's channels; the sockets have already joined (left) them. Logged and replayed. */
   'subscriptions:changed': (change: SubscriptionsChangedPayload, meta: NotificationMeta) => void;
 }
@@ -106,7 +108,7 @@ export type ServerToClientEvents = ChattyServerEvents & {
 export const CLIENT_EVENTS = ['chat:send', 'chat:read', 'chat:history', 'chat:unread', 'chat:typing', 'presence:query', 'auth:refresh'] as const satisfies readonly ClientEvent[];
 
 /** The events the server sends besides notifications, at run time. */
-export const SERVER_EVENTS = ['ready', 'auth:expired', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'subscriptions:changed'] as const satisfies readonly (keyof ChattyServerEvents)[];
+export const SERVER_EVENTS = ['ready', 'auth:expired', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'subscriptions:changed', 'chat:deleted'] as const satisfies readonly (keyof ChattyServerEvents)[];
 
 // both lists name every event of their map: a new event in a map and not in its list fails to compile
 type Unlisted<Map, List extends readonly string[]> = Exclude<Extract<keyof Map, string>, List[number]>;

@@ -30,7 +30,11 @@ export interface MessageRow {
   body: string;
   client_id: string | null;
   created_at: number;
+  deleted_at: number | null;
 }
+
+/** The messages table's columns as MessageRow reads them. */
+export const MESSAGE_COLUMNS = 'id, channel, sender, body, client_id, created_at, deleted_at';
 
 export const EVENT_COLUMNS = `e.id, e.kind, e.created_at, e.event, e.attributes, e.mode, e.targets, e.add_flags, e.idempotency_key,
   m.channel, m.sender, m.body, m.client_id`;
@@ -89,5 +93,6 @@ export function eventOfRow(row: EventRow): LoggedEvent {
 }
 
 export function messageOfRow(row: MessageRow): ChatMessage {
-  return { kind: 'chat', id: row.id, channel: row.channel, from: row.sender, body: row.body, clientId: row.client_id, createdAt: row.created_at };
+  const message: ChatMessage = { kind: 'chat', id: Number(row.id), channel: row.channel, from: row.sender, body: row.body, clientId: row.client_id, createdAt: Number(row.created_at) };
+  return row.deleted_at === null || row.deleted_at === undefined ? message : { ...message, deletedAt: Number(row.deleted_at) };
 }

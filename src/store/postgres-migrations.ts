@@ -107,4 +107,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE accounts ADD COLUMN disabled boolean NOT NULL DEFAULT false;
   ALTER TABLE accounts ADD COLUMN token_version integer NOT NULL DEFAULT 0;
   `,
+  `
+  -- Moderation (issue 33): a deleted message keeps its place in the history, without its body.
+  ALTER TABLE messages ADD COLUMN deleted_at bigint;
+  `,
 ];

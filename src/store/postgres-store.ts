@@ -42,7 +42,7 @@ import type {
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken, LAST_CHARACTER } from './store.js';
 import { ACCOUNT_COLUMNS, accountOfRow, type AccountRow } from './account-rows.js';
-import { EVENT_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
+import { EVENT_COLUMNS, MESSAGE_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
 
 /**
  * Advisory locks, as (namespace, lock) pairs: the namespace keeps them apart from any other
@@ -55,7 +55,6 @@ const lockSql = (lock: keyof typeof LOCKS) => `pg_advisory_xact_lock(${LOCK_NAME
 /** Runs one statement, in a transaction or on any pooled connection. */
 type Query = <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult<R>>;
 
-const MESSAGE_COLUMNS = 'id, channel, sender, body, client_id, created_at';
 
 /** One batch of events, its messages, replay index rows and private conversations, in one statement. */
 const INSERT_BATCH = `
@@ -494,6 +493,15 @@ export class PostgresStore implements Store, SharedLog {
     return rows[0] && messageOfRow(rows[0]);
   }
 
+  async deleteMessage(id: EventId, at: number): Promise<ChatMessage | undefined> {
+    return this.transaction(async (query) => {
+      const deleted = await query("UPDATE messages SET body = '', deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL", [id, at]);
+      if (deleted.rowCount === 1) await query('DELETE FROM event_targets WHERE event_id = $1', [id]);
+      const { rows } = await query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, [id]);
+      return rows[0] && messageOfRow(rows[0]);
+    });
+  }
+
   async privateConversationsOf(userId: UserId, limit: number): Promise<ConversationName[]> {
     const { rows } = await this.query<{ channel: string }>('SELECT channel FROM dm_conversations WHERE user_id = $1 ORDER BY channel LIMIT $2', [
       userId,
@@ -526,7 +534,7 @@ export class PostgresStore implements Store, SharedLog {
       `SELECT c.channel, (
          SELECT count(*) FROM (
            SELECT 1 FROM messages m
-           WHERE m.channel = c.channel AND m.sender <> $1
+           WHERE m.channel = c.channel AND m.sender <> $1 AND m.deleted_at IS NULL
              AND m.id > coalesce((SELECT r.message_id FROM read_positions r WHERE r.user_id = $1 AND r.channel = c.channel), 0)
            ORDER BY m.id LIMIT $3
          ) counted

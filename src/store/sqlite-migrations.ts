@@ -99,4 +99,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE accounts ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  -- Moderation (issue 33): a deleted message keeps its place in the history, without its body.
+  ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+  `,
 ];

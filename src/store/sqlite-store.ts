@@ -32,7 +32,7 @@ import type {
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS, LAST_CHARACTER } from './store.js';
 import { ACCOUNT_COLUMNS, accountOfRow, type AccountRow } from './account-rows.js';
-import { EVENT_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
+import { EVENT_COLUMNS, MESSAGE_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -145,10 +145,12 @@ export class SqliteStore implements Store {
          AND (idempotency_key IS NULL OR created_at < ?) ORDER BY created_at LIMIT ?)`,
       ),
       history: db.prepare(
-        `SELECT * FROM (SELECT id, channel, sender, body, client_id, created_at FROM messages
+        `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
          WHERE channel = ? AND id < ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
       ),
-      findMessage: db.prepare('SELECT id, channel, sender, body, client_id, created_at FROM messages WHERE id = ?'),
+      findMessage: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`),
+      deleteMessage: db.prepare("UPDATE messages SET body = '', deleted_at = ? WHERE id = ? AND deleted_at IS NULL"),
+      unindexEvent: db.prepare('DELETE FROM event_targets WHERE event_id = ?'),
       advanceRead: db.prepare(
         `INSERT INTO read_positions (user_id, channel, message_id, read_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (user_id, channel) DO UPDATE SET message_id = excluded.message_id, read_at = excluded.read_at
@@ -162,7 +164,7 @@ export class SqliteStore implements Store {
       privateConversationsOf: db.prepare('SELECT channel FROM dm_conversations WHERE user_id = ? ORDER BY channel LIMIT ?').pluck(),
       // a range of messages_by_channel that stops at the cap, however long the conversation
       unread: db
-        .prepare('SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE channel = ? AND id > ? AND sender <> ? ORDER BY id LIMIT ?)')
+        .prepare('SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE channel = ? AND id > ? AND sender <> ? AND deleted_at IS NULL ORDER BY id LIMIT ?)')
         .pluck(),
     };
   }
@@ -346,6 +348,14 @@ export class SqliteStore implements Store {
   async findMessage(id: EventId): Promise<ChatMessage | undefined> {
     const row = this.sql.findMessage.get(id) as MessageRow | undefined;
     return row && messageOfRow(row);
+  }
+
+  async deleteMessage(id: EventId, at: number): Promise<ChatMessage | undefined> {
+    return this.db.transaction(() => {
+      if (this.sql.deleteMessage.run(at, id).changes === 1) this.sql.unindexEvent.run(id);
+      const row = this.sql.findMessage.get(id) as MessageRow | undefined;
+      return row && messageOfRow(row);
+    })();
   }
 
   async privateConversationsOf(userId: UserId, limit: number): Promise<string[]> {

@@ -74,9 +74,13 @@ export interface NewChatMessage {
 }
 
 export type NewEvent = NewNotification | NewChatMessage;
-export type LoggedEvent = NewEvent & { readonly id: EventId };
+export type LoggedEvent = LoggedNotification | ChatMessage;
 export type LoggedNotification = NewNotification & { readonly id: EventId };
-export type ChatMessage = NewChatMessage & { readonly id: EventId };
+export type ChatMessage = NewChatMessage & {
+  readonly id: EventId;
+  /** When moderation removed it (its body is then empty); absent while it stands. */
+  readonly deletedAt?: number;
+};
 
 /**
  * A change every node of a cluster applies to its own sockets when its tail of the log reaches it
@@ -254,6 +258,12 @@ export interface Store {
   /** The newest `limit` messages of a conversation with id below `before`, oldest first. */
   history(channel: ConversationName, before: EventId | undefined, limit: number): Promise<ChatMessage[]>;
   findMessage(id: EventId): Promise<ChatMessage | undefined>;
+  /**
+   * Moderation: empties the message's body, marks it deleted at `at` and takes it out of the replay
+   * index, atomically. Returns the message as deleted (`deletedAt` of the first deletion), or
+   * undefined when there is no such message.
+   */
+  deleteMessage(id: EventId, at: number): Promise<ChatMessage | undefined>;
   /** The `dm:` conversations `userId` has at least one message in, by name, at most `limit`. */
   privateConversationsOf(userId: UserId, limit: number): Promise<ConversationName[]>;
   /** Moves a read position forward; returns false when it already was at or past `messageId`. */
