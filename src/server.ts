@@ -14,6 +14,7 @@ import type { Config } from '../config.js';
 import { Accounts } from './auth/accounts.js';
 import { AccountStates } from './auth/account-states.js';
 import { ServerChat } from './chat/server-chat.js';
+import { Profiles } from './profiles/profiles.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { EventLog } from './event-log/event-log.js';
 import { createApp } from './http/app.js';
@@ -168,6 +169,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       metrics.measureTailLag(async () => Math.max(0, (await store.lastEventId()) - eventLog.deliveredThrough));
     }
     undo.push(() => eventLog.stop());
+    const profiles = new Profiles(store);
     const subscriptions = new Subscriptions({
       store,
       membership: sockets.membership,
@@ -189,6 +191,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       live: sockets.live,
       accountStates,
       chat: new ServerChat({ store, eventLog, metrics, limits: config.limits, clock }),
+      profiles,
       readiness: [
         { name: 'store', check: () => store.ping() },
         ...(redis ? [{ name: 'redis', check: () => redis.ping(), required: false }] : []),

@@ -91,7 +91,7 @@ describe('many nodes: presence, typing, receipts and limits across nodes (contra
       ].sort(([x], [y]) => (x! < y! ? -1 : 1)),
     );
     const channels = await operator.get('/control/channels?prefix=rooms-p7');
-    expect(channels.body.data.map((r: { id: string; attributes: object }) => [r.id, r.attributes])).to.deep.equal([['rooms-p7', { subscribers: 3, online: 2 }]]);
+    expect(channels.body.data.map((r: { id: string; attributes: object }) => [r.id, r.attributes])).to.deep.equal([['rooms-p7', { label: null, subscribers: 3, online: 2 }]]);
     expect(channels.body.meta).to.deep.equal({ complete: true });
 
     // node B disconnects alice's socket on node C

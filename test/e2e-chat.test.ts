@@ -532,7 +532,7 @@ describe('browser client, end to end (issue 6)', function () {
     await admin.page.fill('#subs-user', idOf(userName));
     await admin.page.click('#subs-btn');
     await admin.page.locator('#subs-result[data-status="ok"]').waitFor({ state: 'attached' });
-    expect(JSON.parse((await admin.page.locator('#subs-result').textContent())!).data).to.deep.equal([{ type: 'channels', id: 'posts-12' }]);
+    expect(JSON.parse((await admin.page.locator('#subs-result').textContent())!).data).to.deep.equal([{ type: 'channels', id: 'posts-12', attributes: { label: null } }]);
 
     // A secret that is too short: the API's 422 message (after the confirmation).
     await admin.page.fill('#rotate-secret', 'short');

@@ -401,7 +401,7 @@ describe('HTTP /control (contract §2, §4)', () => {
       const channels = ['c05', 'c01', 'c03', 'c02', 'c04'];
       await world.api.post('/control/subscription/subscribe?method=users:pager', { data: channels.map((c) => ({ type: c.slice(0, 1), id: c.slice(1) })) });
       const full = await world.api.get('/control/search/subscriptions?userId=pager');
-      expect(full.body.data).to.deep.equal(['c-01', 'c-02', 'c-03', 'c-04', 'c-05'].map((id) => ({ type: 'channels', id })));
+      expect(full.body.data).to.deep.equal(['c-01', 'c-02', 'c-03', 'c-04', 'c-05'].map((id) => ({ type: 'channels', id, attributes: { label: null } })));
       expect(full.body.links?.next).to.equal(undefined);
       const { pages } = await all(world.api, '/control/search/subscriptions?userId=pager&page[size]=2');
       expect(pages).to.deep.equal([['c-01', 'c-02'], ['c-03', 'c-04'], ['c-05']]);

@@ -90,6 +90,37 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       });
     });
 
+    describe('profiles and labels (contract §11)', () => {
+      it('sets only the profile attributes named, and reads several at once', async () => {
+        expect(await store.setProfile('alice', { name: 'Alice A.' })).to.deep.equal({ name: 'Alice A.', avatar: null });
+        expect(await store.setProfile('alice', { avatar: 'https://example.com/a.png' })).to.deep.equal({ name: 'Alice A.', avatar: 'https://example.com/a.png' });
+        expect(await store.setProfile('alice', { avatar: null })).to.deep.equal({ name: 'Alice A.', avatar: null });
+        await store.setProfile('bob', { avatar: 'https://example.com/b.png' });
+        expect(await store.profilesOf(['alice', 'bob', 'carol'])).to.deep.equal(
+          new Map([
+            ['alice', { name: 'Alice A.', avatar: null }],
+            ['bob', { name: null, avatar: 'https://example.com/b.png' }],
+          ]),
+        );
+        expect(await store.profilesOf([])).to.deep.equal(new Map());
+      });
+
+      it("keeps a PUT label over any document's, and lets a later document replace an earlier one", async () => {
+        await store.setLabels([{ channel: 'posts-1', label: 'First title' }, { channel: 'posts-2', label: 'Two' }], 'document');
+        await store.setLabels([{ channel: 'posts-1', label: 'Second title' }], 'document');
+        await store.setLabels([{ channel: 'posts-2', label: 'Chosen' }], 'put');
+        await store.setLabels([{ channel: 'posts-2', label: 'From a document' }], 'document');
+        expect(await store.labelsOf(['posts-1', 'posts-2', 'posts-3'])).to.deep.equal(
+          new Map([
+            ['posts-1', 'Second title'],
+            ['posts-2', 'Chosen'],
+          ]),
+        );
+        await store.setLabels([{ channel: 'posts-2', label: 'Chosen again' }], 'put');
+        expect((await store.labelsOf(['posts-2'])).get('posts-2')).to.equal('Chosen again');
+      });
+    });
+
     describe('keys', () => {
       it('saves new keys and updates expiry of existing ones', async () => {
         await store.saveKeys([{ id: 'k1', secret: 's'.repeat(32), createdAt: 1, expiresAt: null }]);

@@ -30,12 +30,12 @@ const claimsToken = (payload: Record<string, unknown>) => handmade({ alg: 'HS256
 describe('unit: verifyToken (contract §3)', () => {
   it('accepts a valid HS256 token and reports sub, role, exp and the key', () => {
     const result = verifyToken(sign({ sub: 'alice', role: 'service', exp: NOW_S + 60 }), RING, NOW);
-    expect(result).to.deep.equal({ ok: true, principal: { sub: 'alice', role: 'service', exp: NOW_S + 60, keyId: 'k1', ver: 0 } });
+    expect(result).to.deep.equal({ ok: true, principal: { sub: 'alice', role: 'service', exp: NOW_S + 60, keyId: 'k1', ver: 0, login: false } });
   });
 
   it('treats an absent role as user and an absent exp as no expiry', () => {
     const result = verifyToken(sign({ sub: 'bob' }), RING, NOW);
-    expect(result).to.deep.equal({ ok: true, principal: { sub: 'bob', role: 'user', exp: undefined, keyId: 'k1', ver: 0 } });
+    expect(result).to.deep.equal({ ok: true, principal: { sub: 'bob', role: 'user', exp: undefined, keyId: 'k1', ver: 0, login: false } });
   });
 
   for (const role of ['admin', 'service', 'user']) {
@@ -111,7 +111,7 @@ describe('unit: verifyToken (contract §3)', () => {
   it('accepts iat and nbf up to the clock skew ahead, and exp up to ten years ahead', () => {
     const hs256 = { alg: 'HS256', typ: 'JWT' };
     const edge = handmade(hs256, { sub: 'alice', iat: NOW_S + CLOCK_SKEW_SECONDS, nbf: NOW_S + CLOCK_SKEW_SECONDS, exp: NOW_S + MAX_EXP_AHEAD_SECONDS }, SECRET);
-    expect(verifyToken(edge, RING, NOW)).to.deep.equal({ ok: true, principal: { sub: 'alice', role: 'user', exp: NOW_S + MAX_EXP_AHEAD_SECONDS, keyId: 'k1', ver: 0 } });
+    expect(verifyToken(edge, RING, NOW)).to.deep.equal({ ok: true, principal: { sub: 'alice', role: 'user', exp: NOW_S + MAX_EXP_AHEAD_SECONDS, keyId: 'k1', ver: 0, login: false } });
     expect(verifyToken(handmade(hs256, { sub: 'alice', iat: 0, nbf: 0 }, SECRET), RING, NOW).ok).to.equal(true);
     // NumericDate may be fractional (RFC 7519 §2)
     expect(verifyToken(handmade(hs256, { sub: 'alice', iat: NOW_S - 0.5, exp: NOW_S + 60.5 }, SECRET), RING, NOW).ok).to.equal(true);
@@ -175,7 +175,7 @@ describe('unit: signToken', () => {
     expect(decoded.header).to.include({ alg: 'HS256', kid: 'cur' });
     expect(decoded.payload).to.include({ sub: 'alice', role: 'user', exp: NOW_S + 3600 });
     const verified = verifyToken(token, ring, NOW);
-    expect(verified).to.deep.equal({ ok: true, principal: { sub: 'alice', role: 'user', exp: NOW_S + 3600, keyId: 'cur', ver: 0 } });
+    expect(verified).to.deep.equal({ ok: true, principal: { sub: 'alice', role: 'user', exp: NOW_S + 3600, keyId: 'cur', ver: 0, login: false } });
   });
 
   it('omits exp without a ttl and keeps the role given', () => {
@@ -195,7 +195,7 @@ describe('unit: signToken', () => {
     expect(jwt.decode(token)).to.have.property('ver', 3);
     expect(verifyToken(token, RING, NOW)).to.deep.include({ ok: true });
     expect((verifyToken(token, RING, NOW) as { principal: { ver: number } }).principal.ver).to.equal(3);
-    expect(jwt.decode(signToken(RING, { sub: '@alice', ver: 0 }, 60, NOW))).to.not.have.property('ver');
+    expect(jwt.decode(signToken(RING, { sub: '@alice', ver: 0, login: false }, 60, NOW))).to.not.have.property('ver');
     for (const ver of [-1, 1.5, '2', null]) {
       const forged = jwt.sign({ sub: '@alice', ver }, SECRET, { algorithm: 'HS256', keyid: 'k1' });
       expect((verifyToken(forged, RING, NOW) as { principal: { ver: number } }).principal.ver, String(ver)).to.equal(0);

@@ -3,7 +3,7 @@ import { VerifiedTokens } from '../src/auth/verified-tokens.js';
 import type { Principal } from '../src/auth/tokens.js';
 
 describe('unit: VerifiedTokens', () => {
-  const principal = (exp: number | undefined, keyId = 'k1'): Principal => ({ sub: 'svc', role: 'service', exp, keyId, ver: 0 });
+  const principal = (exp: number | undefined, keyId = 'k1'): Principal => ({ sub: 'svc', role: 'service', exp, keyId, ver: 0, login: false });
   const always = () => true;
 
   it('answers for a token it was told about, while its exp and key hold', () => {

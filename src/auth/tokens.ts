@@ -25,6 +25,8 @@ export interface Principal {
    * older tokens stop working. 0 for a token without one.
    */
   readonly ver: number;
+  /** Signed by this server's login (claim `amr: ["pwd"]`), not minted by the app server. */
+  readonly login: boolean;
 }
 
 export type TokenFailure = 'token_missing' | 'token_invalid' | 'token_expired';
@@ -107,7 +109,8 @@ function principalOf(claims: jwt.JwtPayload, keyId: KeyId, nowSeconds: number): 
   if (!isDateUpTo(claims.iat, nowSeconds + CLOCK_SKEW_SECONDS) || !isDateUpTo(claims.nbf, nowSeconds + CLOCK_SKEW_SECONDS)) return undefined;
   if (!isDateUpTo(claims.exp, nowSeconds + MAX_EXP_AHEAD_SECONDS)) return undefined;
   const ver = Number.isSafeInteger(claims.ver) && claims.ver >= 0 ? (claims.ver as number) : 0;
-  return { sub: claims.sub, role, exp: claims.exp, keyId, ver };
+  const login = Array.isArray(claims.amr) && claims.amr.includes('pwd');
+  return { sub: claims.sub, role, exp: claims.exp, keyId, ver, login };
 }
 
 /** What Chatty signs: the subject, its role, and optionally the token's own id (`jti`). */
@@ -117,6 +120,8 @@ export interface TokenClaims {
   jti?: string;
   /** An account's token version (see {@link Principal.ver}). */
   ver?: number;
+  /** A login token: signed with `amr: ["pwd"]` (RFC 8176, a password was checked). */
+  login?: boolean;
 }
 
 /** Signs a token with the ring's current key; `ttlSeconds` sets `exp`. */
@@ -126,6 +131,7 @@ export function signToken(ring: KeyRing, claims: TokenClaims, ttlSeconds: number
   const payload: Record<string, unknown> = { sub: claims.sub, role: claims.role ?? 'user', iat };
   if (claims.jti !== undefined) payload.jti = claims.jti;
   if (claims.ver !== undefined && claims.ver > 0) payload.ver = claims.ver;
+  if (claims.login) payload.amr = ['pwd'];
   if (ttlSeconds !== undefined) payload.exp = iat + ttlSeconds;
   return jwt.sign(payload, ring.keyObject(key.id), { algorithm: 'HS256', keyid: key.id });
 }

@@ -5,6 +5,7 @@
 import { ChattyError } from '../errors.js';
 import { GroupCommit } from '../event-log/group-commit.js';
 import { channelsOfDocument } from './jsonapi-channels.js';
+import { labelsOfDocument } from '../profiles/profile-rules.js';
 import { parseMethod, type SubscriptionMode } from './method-query.js';
 import type { ChannelName, UserId } from './names.js';
 import type { Membership } from '../realtime/membership.js';
@@ -115,6 +116,11 @@ export class Subscriptions {
       throw error;
     }
     await this.announce(action, changed);
+    // contract §11: a resource's title (or name) labels its channel, unless a PUT chose one
+    if (action === 'subscribe') {
+      const labels = labelsOfDocument(document);
+      if (labels.size > 0) await this.options.store.setLabels([...labels].map(([channel, label]) => ({ channel, label })), 'document');
+    }
     return { channels, users: users.length, changed: pairCount(changed) };
   }
 

@@ -104,8 +104,8 @@ export function adminRoutes({ keys, accounts, accountStates, metrics, nodeId, st
     const page = parsePage(req);
     const counts = await store.listChannels({ prefix, ...(page.after !== undefined ? { after: page.after } : {}), size: page.size + 1 });
     const { items, links } = pageOf(req, counts, page, (count) => count.channel);
-    const { online, complete } = await live.onlineIn(items.map((count) => count.channel));
-    const data = items.map(({ channel, subscribers }) => ({ id: channel, subscribers, online: online.get(channel) ?? 0 }));
+    const [{ online, complete }, labels] = await Promise.all([live.onlineIn(items.map((count) => count.channel)), store.labelsOf(items.map((count) => count.channel))]);
+    const data = items.map(({ channel, subscribers }) => ({ id: channel, label: labels.get(channel) ?? null, subscribers, online: online.get(channel) ?? 0 }));
     send(res, 200, serialize.channelCounts(data, { links, meta: { complete } }));
   });
 

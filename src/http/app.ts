@@ -20,6 +20,8 @@ import type { Store as RateLimitStore } from 'express-rate-limit';
 import { jsonBodies } from './body-parsing.js';
 import { adminRoutes } from './admin-routes.js';
 import { conversationRoutes } from './conversation-routes.js';
+import { profileRoutes } from './profile-routes.js';
+import type { Profiles } from '../profiles/profiles.js';
 import type { ServerChat } from '../chat/server-chat.js';
 import type { LiveSockets } from '../realtime/live-sockets.js';
 import type { AccountStates } from '../auth/account-states.js';
@@ -46,6 +48,8 @@ export interface AppDeps {
   accountStates: AccountStates;
   /** Chat through the control API. */
   chat: ServerChat;
+  /** Profiles and channel labels (contract §11). */
+  profiles: Profiles;
   readiness: readonly ReadinessCheck[];
   isDraining: () => boolean;
   /** Many nodes: the login and registration limits counted for the whole cluster. */
@@ -93,8 +97,8 @@ export function createApp(deps: AppDeps): express.Express {
   const auth = createPassport(deps.keys, deps.accounts);
   app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId, config.metricsToken));
-  app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
-  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), conversationRoutes({ chat: deps.chat }), adminRoutes({ ...deps, nodeId: config.nodeId, requireAdmin: auth.requireToken('admin') }));
+  app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, profiles: deps.profiles, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
+  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), conversationRoutes({ chat: deps.chat }), profileRoutes({ profiles: deps.profiles }), adminRoutes({ ...deps, nodeId: config.nodeId, requireAdmin: auth.requireToken('admin') }));
   // the full set of security headers where a browser renders: the pages and their assets
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());
   app.use(notFound(routes));

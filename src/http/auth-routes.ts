@@ -13,6 +13,9 @@ import { secretWeakness } from '../auth/secret-strength.js';
 import type { SigningKeys } from '../auth/signing-keys.js';
 import type { createPassport } from './authentication.js';
 import { send, serialize } from './jsonapi.js';
+import { profileDocument } from './profile-routes.js';
+import { parseProfileBody } from '../profiles/profile-rules.js';
+import type { Profiles } from '../profiles/profiles.js';
 
 export const MAX_GRACE_SECONDS = 30 * 24 * 3600;
 /** The window of both failed-login limits (LOGIN_LIMIT, LOGIN_ADDRESS_LIMIT). */
@@ -26,6 +29,7 @@ export type AuthLimit = 'login_per_user' | 'login_per_address' | 'register_per_a
 interface AuthRouteDeps {
   config: Config;
   accounts: Accounts;
+  profiles: Profiles;
   keys: SigningKeys;
   auth: ReturnType<typeof createPassport>;
   logger: Logger;
@@ -51,16 +55,16 @@ export function loginAttemptKey(addressKey: string, username: string): string {
   return `${addressKey}|${username.toLowerCase()}`;
 }
 
-export function authRoutes({ config, accounts, keys, auth, logger, limitStore }: AuthRouteDeps): Router {
+export function authRoutes({ config, accounts, keys, profiles, auth, logger, limitStore }: AuthRouteDeps): Router {
   const { limits } = config;
   const router = Router();
   const cookie: CookieOptions = { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, path: '/' };
 
   /** Signs a login token with the current key and sets it as the login cookie. */
-  const signIn = (res: Response, sub: string, role: Role, ver: number) => {
+  const signIn = (res: Response, sub: string, role: Role, ver: number, login = true) => {
     const now = keys.clock.now();
     const jti = crypto.randomUUID();
-    const token = keys.sign({ sub, role, jti, ver }, config.tokenTtlSeconds, now);
+    const token = keys.sign({ sub, role, jti, ver, login }, config.tokenTtlSeconds, now);
     const expiresAt = new Date(now + config.tokenTtlSeconds * 1000);
     res.cookie('jwt', token, { ...cookie, expires: expiresAt });
     // no secret in it: it only lets a page know, without a request that fails, to ask who it is
@@ -154,6 +158,19 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
     send(res, 200, { meta: { sub, role, exp: exp ?? null } });
   });
 
+  // contract §11: who the token speaks for, with the profile others see
+  router.get('/me', auth.requireToken(), async (req, res) => {
+    const { sub, role } = req.principal!;
+    send(res, 200, profileDocument(sub, await profiles.get(sub), role));
+  });
+
+  router.patch('/me', auth.requireToken(), async (req, res) => {
+    const { sub, role, login } = req.principal!;
+    // the app server owns the profiles of the users it mints tokens for (PUT /control/users/:id/profile)
+    if (!login) throw new ChattyError('forbidden', 'Only an account signed in with its password may change its own profile; the app server sets the profiles of its users');
+    send(res, 200, profileDocument(sub, await profiles.set(sub, parseProfileBody(req.body, sub)), role));
+  });
+
   router.put('/update-jwt-secret', auth.requireToken('admin'), async (req, res) => {
     const { secret, graceSeconds } = parseRotation(req.body);
     const now = keys.clock.now();
@@ -161,7 +178,7 @@ export function authRoutes({ config, accounts, keys, auth, logger, limitStore }:
     const { sub, role, keyId } = req.principal!;
     // a page that rotated (the operator console, signed in by cookie) keeps its session: its cookie
     // is signed again with the new key, whatever the grace period does to the old ones
-    if (!bearerToken(req.headers.authorization) && cookieToken(req.headers.cookie)) signIn(res, sub, role, req.principal!.ver);
+    if (!bearerToken(req.headers.authorization) && cookieToken(req.headers.cookie)) signIn(res, sub, role, req.principal!.ver, req.principal!.login);
     audit(
       logger,
       'key_rotated',

@@ -62,7 +62,8 @@ export function controlRoutes({ store, notifications, subscriptions, presence }:
     const page = parsePage(req);
     const channels = await store.channelsOf(userId, { after: page.after, size: page.size + 1 });
     const { items, links } = pageOf(req, channels, page, (id) => id);
-    send(res, 200, serialize.channels(items.map((id) => ({ id })), { links }));
+    const labels = await store.labelsOf(items);
+    send(res, 200, serialize.labelledChannels(items.map((id) => ({ id, label: labels.get(id) ?? null })), { links }));
   });
 
   router.get('/search/participants', async (req, res) => {

@@ -7,6 +7,7 @@ import { ERRORS } from '../errors.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const string = { type: 'string' } as const;
+const JSON_API = 'application/vnd.api+json';
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const integer = { type: 'integer', minimum: 0 } as const;
 
@@ -55,9 +56,13 @@ function resourceBody(type: string, attributes: Record<string, unknown>) {
   return { required: true, content: { [JSON_API]: { schema: { type: 'object', properties: { data }, required: ['data'] } } } };
 }
 const channelPath = { name: 'channel', in: 'path', required: true, description: 'a channel, or a private conversation dm:<a>:<b>', schema: string };
+const nullableLabel = { type: ['string', 'null'], maxLength: 200 };
+const profileAttributes = { name: { type: 'string', minLength: 1, maxLength: 100 }, avatar: { type: ['string', 'null'], maxLength: 2048 } };
+const profileResource = resource('users', profileAttributes);
+const profileBody = resourceBody('users', { type: 'object', properties: profileAttributes, additionalProperties: false, minProperties: 1 });
+const idPath = { name: 'id', in: 'path', required: true, schema: string };
 const accountResource = resource('accounts', { userId: string, role: { enum: ['admin', 'service', 'user'] }, disabled: { type: 'boolean' }, bootstrap: { type: 'boolean' }, createdAt: dateTime });
 
-const JSON_API = 'application/vnd.api+json';
 const json = (schema: unknown, description: string) => ({ description, content: { [JSON_API]: { schema } } });
 const errorResponse = json(ref('ErrorDocument'), 'A JSON:API error document; `errors[0].code` is from the error registry');
 
@@ -224,7 +229,7 @@ export const OPENAPI = {
         summary: 'A user’s channels, by name',
         security: control,
         parameters: [{ name: 'userId', in: 'query', required: true, schema: string }, ...pageParameters],
-        responses: { '200': json(list(ref('ChannelRef')), 'A page of channels'), default: errorResponse },
+        responses: { '200': json(list(resource('channels', { label: nullableLabel })), 'A page of channels, each with its label (null when none)'), default: errorResponse },
       },
     },
     '/control/search/participants': {
@@ -324,6 +329,45 @@ export const OPENAPI = {
         },
       },
     },
+    '/auth/me': {
+      get: {
+        summary: 'Who the token speaks for, with its role and profile (contract §11)',
+        security: bearer,
+        responses: { '200': json(document(resource('users', { role: { enum: ['admin', 'service', 'user'] }, ...profileAttributes })), 'The user'), default: errorResponse },
+      },
+      patch: {
+        summary: 'An account changes its own profile (login tokens only; 403 for a token the app server minted)',
+        security: bearer,
+        requestBody: profileBody,
+        responses: { '200': json(document(resource('users', { role: { enum: ['admin', 'service', 'user'] }, ...profileAttributes })), 'The user'), default: errorResponse },
+      },
+    },
+    '/control/users/{id}': {
+      get: {
+        summary: 'A user’s profile (service, admin); the default one (name = id) for a user never given one',
+        security: control,
+        parameters: [idPath],
+        responses: { '200': json(document(profileResource), 'The profile'), default: errorResponse },
+      },
+    },
+    '/control/users/{id}/profile': {
+      put: {
+        summary: 'Set a user’s profile, registered or not (service, admin); only the attributes named change',
+        security: control,
+        parameters: [idPath],
+        requestBody: profileBody,
+        responses: { '200': json(document(profileResource), 'The profile'), default: errorResponse },
+      },
+    },
+    '/control/channels/{id}': {
+      put: {
+        summary: 'Set a channel’s label (service, admin); subscribe documents never replace it',
+        security: control,
+        parameters: [idPath],
+        requestBody: resourceBody('channels', { type: 'object', properties: { label: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['label'], additionalProperties: false }),
+        responses: { '200': json(document(resource('channels', { label: string })), 'The channel'), default: errorResponse },
+      },
+    },
     '/control/keys': {
       get: {
         summary: 'The key ring (admin): the keys that verify tokens, the current one first; never their secrets',
@@ -362,7 +406,7 @@ export const OPENAPI = {
         security: bearer,
         parameters: [{ name: 'prefix', in: 'query', description: 'only channels starting with this', schema: { type: 'string', maxLength: 200 } }, ...pageParameters],
         responses: {
-          '200': json(liveList(resource('channels', { subscribers: { type: 'integer', minimum: 1 }, online: { type: 'integer', minimum: 0 } })), 'A page of channels'),
+          '200': json(liveList(resource('channels', { label: nullableLabel, subscribers: { type: 'integer', minimum: 1 }, online: { type: 'integer', minimum: 0 } })), 'A page of channels'),
           default: errorResponse,
         },
       },

@@ -111,4 +111,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   -- Moderation (issue 33): a deleted message keeps its place in the history, without its body.
   ALTER TABLE messages ADD COLUMN deleted_at bigint;
   `,
+  `
+  -- Profiles and channel labels (contract §11).
+  CREATE TABLE profiles (
+    user_id text COLLATE "C" PRIMARY KEY,
+    name text,
+    avatar text
+  );
+  CREATE TABLE channel_labels (
+    channel text COLLATE "C" PRIMARY KEY,
+    label text NOT NULL,
+    source text NOT NULL CHECK (source IN ('document', 'put'))
+  );
+  `,
 ];

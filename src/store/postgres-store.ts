@@ -35,6 +35,10 @@ import type {
   StoredEvent,
   SubscriptionChange,
   ChangedPairs,
+  ChannelLabel,
+  LabelSource,
+  Profile,
+  ProfileChange,
   AccountChange,
   AccountState,
   ChannelCount,
@@ -491,6 +495,40 @@ export class PostgresStore implements Store, SharedLog {
   async findMessage(id: EventId): Promise<ChatMessage | undefined> {
     const { rows } = await this.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, [id]);
     return rows[0] && messageOfRow(rows[0]);
+  }
+
+  async profilesOf(userIds: readonly UserId[]): Promise<Map<UserId, Profile>> {
+    const { rows } = await this.query<{ user_id: string; name: string | null; avatar: string | null }>('SELECT user_id, name, avatar FROM profiles WHERE user_id = ANY($1::text[])', [userIds]);
+    return new Map(rows.map((row) => [row.user_id, { name: row.name, avatar: row.avatar }]));
+  }
+
+  async setProfile(userId: UserId, change: ProfileChange): Promise<Profile> {
+    const { rows } = await this.query<{ name: string | null; avatar: string | null }>(
+      `INSERT INTO profiles (user_id, name, avatar) VALUES ($1, $2, $3)
+       ON CONFLICT (user_id) DO UPDATE SET name = CASE WHEN $4 THEN excluded.name ELSE profiles.name END,
+         avatar = CASE WHEN $5 THEN excluded.avatar ELSE profiles.avatar END
+       RETURNING name, avatar`,
+      [userId, change.name ?? null, change.avatar ?? null, change.name !== undefined, change.avatar !== undefined],
+    );
+    return { name: rows[0]!.name, avatar: rows[0]!.avatar };
+  }
+
+  async labelsOf(channels: readonly ChannelName[]): Promise<Map<ChannelName, string>> {
+    const { rows } = await this.query<{ channel: string; label: string }>('SELECT channel, label FROM channel_labels WHERE channel = ANY($1::text[])', [channels]);
+    return new Map(rows.map((row) => [row.channel, row.label]));
+  }
+
+  async setLabels(labels: readonly ChannelLabel[], source: LabelSource): Promise<void> {
+    if (labels.length === 0) return;
+    // in key order, so that two transactions setting the same labels cannot deadlock
+    const sorted = [...labels].sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+    await this.query(
+      `INSERT INTO channel_labels (channel, label, source)
+       SELECT c, l, $3 FROM unnest($1::text[], $2::text[]) AS t(c, l)
+       ON CONFLICT (channel) DO UPDATE SET label = excluded.label, source = excluded.source
+       WHERE excluded.source = 'put' OR channel_labels.source = 'document'`,
+      [sorted.map((l) => l.channel), sorted.map((l) => l.label), source],
+    );
   }
 
   async deleteMessage(id: EventId, at: number): Promise<ChatMessage | undefined> {

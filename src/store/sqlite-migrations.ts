@@ -103,4 +103,17 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   -- Moderation (issue 33): a deleted message keeps its place in the history, without its body.
   ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
   `,
+  `
+  -- Profiles and channel labels (contract §11).
+  CREATE TABLE profiles (
+    user_id TEXT PRIMARY KEY,
+    name TEXT,
+    avatar TEXT
+  ) WITHOUT ROWID;
+  CREATE TABLE channel_labels (
+    channel TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('document', 'put'))
+  ) WITHOUT ROWID;
+  `,
 ];

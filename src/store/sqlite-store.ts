@@ -25,6 +25,10 @@ import type {
   StoredEvent,
   SubscriptionChange,
   ChangedPairs,
+  ChannelLabel,
+  LabelSource,
+  Profile,
+  ProfileChange,
   AccountChange,
   AccountState,
   ChannelCount,
@@ -149,6 +153,19 @@ export class SqliteStore implements Store {
          WHERE channel = ? AND id < ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
       ),
       findMessage: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`),
+      profilesOf: db.prepare('SELECT user_id, name, avatar FROM profiles WHERE user_id IN (SELECT value FROM json_each(?))'),
+      setProfile: db.prepare(
+        `INSERT INTO profiles (user_id, name, avatar) VALUES (@userId, @name, @avatar)
+         ON CONFLICT (user_id) DO UPDATE SET name = CASE WHEN @setName THEN excluded.name ELSE name END,
+           avatar = CASE WHEN @setAvatar THEN excluded.avatar ELSE avatar END`,
+      ),
+      profile: db.prepare('SELECT name, avatar FROM profiles WHERE user_id = ?'),
+      labelsOf: db.prepare('SELECT channel, label FROM channel_labels WHERE channel IN (SELECT value FROM json_each(?))'),
+      setLabel: db.prepare(
+        `INSERT INTO channel_labels (channel, label, source) VALUES (@channel, @label, @source)
+         ON CONFLICT (channel) DO UPDATE SET label = excluded.label, source = excluded.source
+         WHERE excluded.source = 'put' OR channel_labels.source = 'document'`,
+      ),
       deleteMessage: db.prepare("UPDATE messages SET body = '', deleted_at = ? WHERE id = ? AND deleted_at IS NULL"),
       unindexEvent: db.prepare('DELETE FROM event_targets WHERE event_id = ?'),
       advanceRead: db.prepare(
@@ -348,6 +365,29 @@ export class SqliteStore implements Store {
   async findMessage(id: EventId): Promise<ChatMessage | undefined> {
     const row = this.sql.findMessage.get(id) as MessageRow | undefined;
     return row && messageOfRow(row);
+  }
+
+  async profilesOf(userIds: readonly UserId[]): Promise<Map<UserId, Profile>> {
+    const rows = this.sql.profilesOf.all(JSON.stringify(userIds)) as { user_id: string; name: string | null; avatar: string | null }[];
+    return new Map(rows.map((row) => [row.user_id, { name: row.name, avatar: row.avatar }]));
+  }
+
+  async setProfile(userId: UserId, change: ProfileChange): Promise<Profile> {
+    return this.db.transaction(() => {
+      this.sql.setProfile.run({ userId, name: change.name ?? null, avatar: change.avatar ?? null, setName: Number(change.name !== undefined), setAvatar: Number(change.avatar !== undefined) });
+      return this.sql.profile.get(userId) as Profile;
+    })();
+  }
+
+  async labelsOf(channels: readonly ChannelName[]): Promise<Map<ChannelName, string>> {
+    const rows = this.sql.labelsOf.all(JSON.stringify(channels)) as { channel: string; label: string }[];
+    return new Map(rows.map((row) => [row.channel, row.label]));
+  }
+
+  async setLabels(labels: readonly ChannelLabel[], source: LabelSource): Promise<void> {
+    this.db.transaction(() => {
+      for (const { channel, label } of labels) this.sql.setLabel.run({ channel, label, source });
+    })();
   }
 
   async deleteMessage(id: EventId, at: number): Promise<ChatMessage | undefined> {

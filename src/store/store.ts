@@ -163,6 +163,26 @@ export interface ChannelCount {
 /** The greatest character: every name starting with a prefix sorts below prefix + this. */
 export const LAST_CHARACTER = '\u{10FFFF}';
 
+/** A user's profile as stored (contract §11); `name` null means the default, the user id. */
+export interface Profile {
+  readonly name: string | null;
+  readonly avatar: string | null;
+}
+
+/** The attributes a profile change names; the others stay. */
+export interface ProfileChange {
+  readonly name?: string;
+  readonly avatar?: string | null;
+}
+
+/** Where a channel's label came from: a subscribe document's title or name, or a PUT, which documents never replace. */
+export type LabelSource = 'document' | 'put';
+
+export interface ChannelLabel {
+  readonly channel: ChannelName;
+  readonly label: string;
+}
+
 /** Where replay has read a room up to. */
 export interface RoomCursor {
   readonly room: RoomName;
@@ -231,6 +251,16 @@ export interface Store {
    * given, at most `size`, each with its number of subscribers (a range of the channel index).
    */
   listChannels(query: ChannelQuery): Promise<ChannelCount[]>;
+
+  // profiles and labels (contract §11)
+  /** The stored profiles of these users (users never given one are absent). */
+  profilesOf(userIds: readonly UserId[]): Promise<Map<UserId, Profile>>;
+  /** Sets the attributes `change` names, creating the profile if needed; returns it as stored. */
+  setProfile(userId: UserId, change: ProfileChange): Promise<Profile>;
+  /** The labels of these channels (channels without one are absent). */
+  labelsOf(channels: readonly ChannelName[]): Promise<Map<ChannelName, string>>;
+  /** Sets labels; from a document, never over one set with PUT. */
+  setLabels(labels: readonly ChannelLabel[], source: LabelSource): Promise<void>;
 
   // event log
   /** Appends events in one durable transaction; ids increase in the order given. */
