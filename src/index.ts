@@ -22,6 +22,7 @@ export type {
   ClientToServerEvents,
   ExpiryReason,
   NotificationMeta,
+  ProfilePayload,
   ReadyPayload,
   ReceiptPayload,
   ServerToClientEvents,

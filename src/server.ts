@@ -134,7 +134,9 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       (req, res) => handle(req, res),
     );
     if (config.limits.maxConnections > 0) httpServer.maxConnections = config.limits.maxConnections;
+    const profiles = new Profiles(store);
     const sockets = createSocketServer(httpServer, {
+      profiles,
       nodeId: config.nodeId,
       store,
       eventLog,
@@ -169,7 +171,16 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       metrics.measureTailLag(async () => Math.max(0, (await store.lastEventId()) - eventLog.deliveredThrough));
     }
     undo.push(() => eventLog.stop());
-    const profiles = new Profiles(store);
+    // contract §11: a profile change goes, logged, to whoever may see the user's presence and to
+    // the user: one copy per socket in their small channels, and to them and their partners
+    profiles.onChange(async (userId, profile) => {
+      const { channels, users } = await sockets.audienceOf(userId);
+      const attributes = { userId, ...profile };
+      const createdAt = clock.now();
+      const events: Promise<unknown>[] = [eventLog.append({ kind: 'notify', event: 'profile', attributes, target: { mode: 'users', names: [userId, ...users] }, add: [], createdAt })];
+      if (channels.length > 0) events.push(eventLog.append({ kind: 'notify', event: 'profile', attributes, target: { mode: 'channels-efficient', names: channels }, add: [], createdAt }));
+      await Promise.all(events);
+    });
     const subscriptions = new Subscriptions({
       store,
       membership: sockets.membership,

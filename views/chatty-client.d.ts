@@ -43,6 +43,8 @@ export interface ClientEvents {
   receipt: (receipt: ReceiptPayload) => void;
   typing: (typing: { channel: string; userId: string }) => void;
   presence: (presence: { userId: string; status: 'online' | 'offline' }) => void;
+  /** A user changed profile (contract §11). */
+  profile: (profile: { userId: string; name: string; avatar: string | null }) => void;
   /** Moderation removed a message. */
   deleted: (deleted: { id: number; channel: string }) => void;
   /** The app server changed the user's channels; `channels` is the list after the change. */
@@ -73,6 +75,8 @@ export declare class ChattyClient {
   typing(request: Address): Promise<Answer<ClientRequests['chat:typing']['answer']>>;
   presenceQuery(request: { channel: string }): Promise<Answer<ClientRequests['presence:query']['answer']>>;
   refreshToken(token: string): Promise<Answer<ClientRequests['auth:refresh']['answer']>>;
+  profiles(ids: string[]): Promise<Answer<ClientRequests['profiles:get']['answer']>>;
+  labels(ids: string[]): Promise<Answer<ClientRequests['labels:get']['answer']>>;
 }
 
 /** Orders two event or message ids (numbers, or digit strings beyond 2^53). */

@@ -32,6 +32,7 @@
  *   typing(t)            chat:typing  {channel, userId}
  *   presence(p)          presence     {userId, status}
  *   deleted(d)           chat:deleted {id, channel}: moderation removed that message
+ *   profile(p)           profile {userId, name, avatar}: a user changed profile
  *   subscriptions(s)     subscriptions:changed {added, removed, channels}: channels after the change
  *   notification(n)      any other server event: {event, payload, meta}
  *
@@ -51,11 +52,11 @@ const AUTH_ERROR_CODES = new Set(['token_missing', 'token_invalid', 'token_expir
 
 /** Server events with their own callbacks; every other event is a notification. */
 const KNOWN_EVENTS = new Set([
-  'ready', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'auth:expired', 'subscriptions:changed', 'chat:deleted',
+  'ready', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'auth:expired', 'subscriptions:changed', 'chat:deleted', 'profile',
 ]);
 
 const LISTENER_TYPES = new Set([
-  'state', 'ready', 'message', 'receipt', 'typing', 'presence', 'subscriptions', 'deleted', 'notification',
+  'state', 'ready', 'message', 'receipt', 'typing', 'presence', 'subscriptions', 'deleted', 'profile', 'notification',
 ]);
 
 /**
@@ -235,6 +236,16 @@ export class ChattyClient {
     return this.#request('presence:query', { channel });
   }
 
+  /** profiles:get {ids} → {ok, profiles: {id: {name, avatar}}} (at most 100 ids). */
+  profiles(ids) {
+    return this.#request('profiles:get', { ids });
+  }
+
+  /** labels:get {ids} → {ok, labels: {channel: label | null}} for the user's own channels. */
+  labels(ids) {
+    return this.#request('labels:get', { ids });
+  }
+
   /** auth:refresh {token} → {ok} (for clients that hold their token). */
   refreshToken(token) {
     if (token) this.#token = token;
@@ -308,7 +319,7 @@ export class ChattyClient {
         return;
       }
       const logged = meta && typeof meta === 'object' && isId(meta.id);
-      if ((event === 'subscriptions:changed' || event === 'chat:deleted') && logged) this.#seen(meta.id);
+      if (KNOWN_EVENTS.has(event) && logged) this.#seen(meta.id);
       if (KNOWN_EVENTS.has(event)) return;
       if (logged) this.#seen(meta.id);
       this.#emit('notification', { event, payload, meta });
@@ -329,6 +340,7 @@ export class ChattyClient {
     socket.on('chat:typing', (typing) => this.#emit('typing', typing));
     socket.on('presence', (presence) => this.#emit('presence', presence));
     socket.on('chat:deleted', (deleted) => this.#emit('deleted', deleted));
+    socket.on('profile', (profile) => this.#emit('profile', profile));
     socket.on('subscriptions:changed', (change = {}) => {
       const added = Array.isArray(change.added) ? change.added.filter((c) => typeof c === 'string') : [];
       const removed = new Set(Array.isArray(change.removed) ? change.removed : []);

@@ -9,6 +9,8 @@ import { isValidName } from '../channels/names.js';
 export const MAX_BODY_CHARACTERS = 4000;
 export const MAX_HISTORY_LIMIT = 100;
 export const DEFAULT_HISTORY_LIMIT = 50;
+/** The most ids one `profiles:get` or `labels:get` may ask for (contract §11). */
+export const MAX_IDS = 100;
 
 const name = z.string().refine(isValidName, 'must be 1–200 characters without whitespace or , : [ ]');
 // a group channel, or a private conversation's own `dm:<a>:<b>` name as chat:message reports it
@@ -37,6 +39,9 @@ const schemas = {
   presence: addressed,
   unread: z.object({}).optional(),
   refresh: z.object({ token: z.string().min(1).max(8192) }),
+  // contract §11: at most 100 ids a request
+  profiles: z.object({ ids: z.array(name).min(1, 'ids must name at least one user').max(MAX_IDS, `ids: at most ${MAX_IDS}`) }).strict(),
+  labels: z.object({ ids: z.array(name).min(1, 'ids must name at least one channel').max(MAX_IDS, `ids: at most ${MAX_IDS}`) }).strict(),
 };
 
 export type ChatPayloads = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> };

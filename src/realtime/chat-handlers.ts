@@ -17,6 +17,7 @@ import type { PresencePolicy } from './presence-policy.js';
 import type { ChattyIo, ChattySocket } from './types.js';
 import type { UserSockets } from './user-sockets.js';
 import type { HandlerTable } from './acks.js';
+import type { Profiles } from '../profiles/profiles.js';
 
 export interface ChatDeps {
   io: ChattyIo;
@@ -27,10 +28,11 @@ export interface ChatDeps {
   clock: Clock;
   users: UserSockets;
   presencePolicy: PresencePolicy;
+  profiles: Profiles;
 }
 
 export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'> {
-  const { io, store, eventLog, metrics, limits, clock, users, presencePolicy } = deps;
+  const { io, store, eventLog, metrics, limits, clock, users, presencePolicy, profiles } = deps;
   const me = (socket: ChattySocket): UserId => socket.data.principal.sub;
 
   /** The conversation a payload addresses, after checking the user may use it. */
@@ -110,6 +112,16 @@ export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'>
       const channel = await conversation(socket, p);
       io.to(chatRooms({ channel })).except(userRoom(me(socket))).volatile.emit('chat:typing', { channel, userId: me(socket) });
       return {};
+    },
+    'profiles:get': async (_socket, payload) => {
+      const { ids } = parsePayload('profiles', payload);
+      return { profiles: await profiles.many([...new Set(ids)]) };
+    },
+    'labels:get': async (socket, payload) => {
+      const { ids } = parsePayload('labels', payload);
+      // the user's own channels only: a label says what a channel is about
+      const mine = new Set(await store.channelsOf(me(socket)));
+      return { labels: await profiles.labels([...new Set(ids)].filter((id) => mine.has(id))) };
     },
     'presence:query': async (socket, payload) => {
       const p = parsePayload('presence', payload);

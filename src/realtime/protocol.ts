@@ -66,6 +66,14 @@ export interface ClientRequests {
   'chat:typing': { payload: Address; answer: Record<string, never> };
   'presence:query': { payload: Address; answer: { channel: ConversationName; online: UserId[] } };
   'auth:refresh': { payload: { token: string }; answer: { exp: number | null } };
+  'profiles:get': { payload: { ids: UserId[] }; answer: { profiles: Record<UserId, ProfilePayload> } };
+  'labels:get': { payload: { ids: ChannelName[] }; answer: { labels: Record<ChannelName, string | null> } };
+}
+
+/** A user's profile (contract §11): `name` defaults to the user id. */
+export interface ProfilePayload {
+  name: string;
+  avatar: string | null;
 }
 
 export type ClientEvent = keyof ClientRequests;
@@ -83,6 +91,8 @@ export interface ChattyServerEvents {
   'chat:receipt': (receipt: ReceiptPayload) => void;
   'chat:typing': (typing: { channel: ConversationName; userId: UserId }) => void;
   presence: (presence: { userId: UserId; status: 'online' | 'offline' }) => void;
+  /** A user the socket may see changed profile (the user's own sockets too). Logged and replayed. */
+  profile: (profile: ProfilePayload & { userId: UserId }, meta: NotificationMeta) => void;
   /** Moderation removed a message of one of the user's conversations. Logged and replayed. */
   'chat:deleted': (deleted: { id: number; channel: ConversationName }, meta: NotificationMeta) => void;
   /** The app server changed the user's channels; the sockets have already joined (left) them. Logged and replayed. */
@@ -105,10 +115,10 @@ export type ServerToClientEvents = ChattyServerEvents & {
 };
 
 /** The client events, at run time: each is described in docs/socket-protocol.md. */
-export const CLIENT_EVENTS = ['chat:send', 'chat:read', 'chat:history', 'chat:unread', 'chat:typing', 'presence:query', 'auth:refresh'] as const satisfies readonly ClientEvent[];
+export const CLIENT_EVENTS = ['chat:send', 'chat:read', 'chat:history', 'chat:unread', 'chat:typing', 'presence:query', 'auth:refresh', 'profiles:get', 'labels:get'] as const satisfies readonly ClientEvent[];
 
 /** The events the server sends besides notifications, at run time. */
-export const SERVER_EVENTS = ['ready', 'auth:expired', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'subscriptions:changed', 'chat:deleted'] as const satisfies readonly (keyof ChattyServerEvents)[];
+export const SERVER_EVENTS = ['ready', 'auth:expired', 'chat:message', 'chat:receipt', 'chat:typing', 'presence', 'subscriptions:changed', 'chat:deleted', 'profile'] as const satisfies readonly (keyof ChattyServerEvents)[];
 
 // both lists name every event of their map: a new event in a map and not in its list fails to compile
 type Unlisted<Map, List extends readonly string[]> = Exclude<Extract<keyof Map, string>, List[number]>;

@@ -21,6 +21,7 @@ import { createDeliver } from './delivery.js';
 import { ChannelSizes } from './channel-sizes.js';
 import { authenticateHandshake, claimSocketSlot, compileTrust, refuseForeignOrigins } from './handshake.js';
 import { LiveFeed } from './live-feed.js';
+import type { Profiles } from '../profiles/profiles.js';
 import { LiveSockets } from './live-sockets.js';
 import { Membership } from './membership.js';
 import { PresencePolicy } from './presence-policy.js';
@@ -51,6 +52,7 @@ export interface SocketServerDeps {
   adapter?: ServerOptions['adapter'];
   /** NODE_ID, as the operator's list of sockets names it. */
   nodeId: string;
+  profiles: Profiles;
 }
 
 export interface SocketServer {
@@ -60,6 +62,11 @@ export interface SocketServer {
   live: LiveSockets;
   /** Emits a committed event to its rooms: the event log's delivery function. */
   deliver: Deliver;
+  /**
+   * Who may see `userId`'s presence (PresencePolicy): the small channels they are in, and their
+   * private partners. The `profile` event goes there.
+   */
+  audienceOf(userId: UserId): Promise<{ channels: string[]; users: UserId[] }>;
   /** Disconnects these users' sockets on this node (each node does its own). */
   disconnectUsers(userIds: readonly UserId[]): void;
   /** Announces `offline` for users whose last sockets were on a node that died. */
@@ -69,6 +76,7 @@ export interface SocketServer {
 }
 
 const KEY_RETIRED: ExpiryReason = 'key_retired';
+const USER_ROOM_PREFIX = userRoom('');
 
 export function createSocketServer(httpServer: http.Server, deps: SocketServerDeps): SocketServer {
   const { store, eventLog, keys, presence, metrics, logger, limits, clock } = deps;
@@ -138,7 +146,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   // listeners shared by every socket (Socket.IO calls them with the socket as `this`): a
   // connection costs no closures of its own beyond the release of its slot (claimSocketSlot)
   const dispatch = dispatcher(
-    { 'auth:refresh': refreshHandler(keys, clock), ...chatHandlers({ io, store, eventLog, metrics, limits, clock, users, presencePolicy }) },
+    { 'auth:refresh': refreshHandler(keys, clock), ...chatHandlers({ io, store, eventLog, metrics, limits, clock, users, presencePolicy, profiles: deps.profiles }) },
     logger,
     {
       clock,
@@ -172,6 +180,11 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
     deliver(event) {
       deliverToRooms(event);
       feed.publish(event);
+    },
+    async audienceOf(userId) {
+      const rooms = await presencePolicy.audience(userId, await store.channelsOf(userId));
+      const users = rooms.filter((room) => room.startsWith(USER_ROOM_PREFIX)).map((room) => room.slice(USER_ROOM_PREFIX.length));
+      return { channels: rooms.filter((room) => !room.startsWith(USER_ROOM_PREFIX)), users };
     },
     disconnectUsers(userIds) {
       if (userIds.length === 0) return;
