@@ -115,7 +115,7 @@ describe('browser client, end to end (issue 6)', function () {
   }
 
   /** Two registered users, both subscribed to rooms-1 through the control API. */
-  async function twoUsersInRoom(server: TestServer) {
+  async function twoUsersInRoom(server: TestServer, title = '#rooms-1') {
     const aliceName = uniqueName('alice');
     const bobName = uniqueName('bob');
     const [aliceId, bobId] = [idOf(aliceName), idOf(bobName)];
@@ -129,7 +129,7 @@ describe('browser client, end to end (issue 6)', function () {
     await Promise.all([register(alice.page, server, aliceName), register(bob.page, server, bobName)]);
     for (const { page } of [alice, bob]) {
       await page.locator('#conversation-list [data-conversation="rooms-1"]').waitFor();
-      await openConversation(page, 'rooms-1');
+      await openConversation(page, 'rooms-1', title);
     }
     return { api, alice, bob, aliceId, bobId };
   }
@@ -596,9 +596,12 @@ describe('browser client, end to end (issue 6)', function () {
     await admin.page.fill('#channels-prefix', 'nothing-');
     await admin.page.click('#channels-search');
     await hasText(admin.page.locator('#channels-status'), 'No channel has subscribers.');
+    // a channel's label (contract §11) shows beside its name
+    expect((await api.put('/control/channels/rooms-9', { data: { type: 'channels', attributes: { label: 'Room <i>Nine</i>' } } })).status).to.equal(200);
     await admin.page.fill('#channels-prefix', 'rooms-');
     await admin.page.click('#channels-search');
     await channel.waitFor();
+    expect(await channel.locator('.channel-label').textContent()).to.equal('Room <i>Nine</i>');
     // "Participants" fills the participants lookup
     await channel.getByRole('button').click();
     await admin.page.locator('#participants-result[data-status="ok"]').waitFor({ state: 'attached' });
@@ -750,6 +753,48 @@ describe('browser client, end to end (issue 6)', function () {
       await screenshot(admin.page, `e2e-admin-moderation-${viewport.width}`);
       await bob.page.setViewportSize(viewport);
       await screenshot(bob.page, `e2e-chat-removed-${viewport.width}`);
+    }
+  });
+
+  it('two users see each other by name and avatar, and a channel by its label, updated live (contract §11)', async () => {
+    const server = await start();
+    const api = client(server.url, server.serviceToken());
+    expect((await api.put('/control/channels/rooms-1', { data: { type: 'channels', attributes: { label: 'Room One' } } })).status).to.equal(200);
+    const { alice, bob, aliceId, bobId } = await twoUsersInRoom(server, 'Room One');
+    await hasText(bob.page.locator('#conversation-list [data-conversation="rooms-1"] .conv-name'), 'Room One');
+    await hasText(bob.page.locator('#conversation-title'), 'Room One');
+
+    // alice names herself from her own page (PATCH /auth/me with her login cookie)
+    const patched = await alice.page.evaluate(async () => {
+      const res = await fetch('/auth/me', {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/vnd.api+json' },
+        body: JSON.stringify({ data: { type: 'users', attributes: { name: 'Alice <b>A.</b>', avatar: 'https://avatars.example/alice.png' } } }),
+      });
+      return res.status;
+    });
+    expect(patched).to.equal(200);
+    await send(alice.page, 'Hello from Alice');
+    const fromAlice = message(bob.page, 'Hello from Alice');
+    await fromAlice.waitFor();
+    await hasText(fromAlice.locator('.from'), 'Alice <b>A.</b>');
+    expect(await fromAlice.locator('.from b').count(), 'a name is text').to.equal(0);
+    expect(await fromAlice.getAttribute('data-from')).to.equal(aliceId);
+    const avatar = fromAlice.locator('img.avatar');
+    // no network here: the picture fails to load and is dropped, but it was asked for without a referrer
+    if ((await avatar.count()) > 0) expect(await avatar.getAttribute('referrerpolicy')).to.equal('no-referrer');
+    await hasText(bob.page.locator(`#presence-list [data-presence-user="${aliceId}"] .person-name`), 'Alice <b>A.</b>');
+    expect(await bob.page.locator(`#presence-list [data-presence-user="${aliceId}"] .person-id`).textContent()).to.equal(aliceId);
+
+    // the app server names bob: alice's page follows without a reload (the profile event)
+    expect((await api.put(`/control/users/${encodeURIComponent(bobId)}/profile`, { data: { type: 'users', attributes: { name: 'Bob B.' } } })).status).to.equal(200);
+    await hasText(alice.page.locator(`#presence-list [data-presence-user="${bobId}"] .person-name`), 'Bob B.');
+    await send(bob.page, 'Hi Alice');
+    await hasText(message(alice.page, 'Hi Alice').locator('.from'), 'Bob B.');
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      for (const { page } of [alice, bob]) await page.setViewportSize(viewport);
+      await screenshot(bob.page, `e2e-profiles-bob-${viewport.width}`);
+      await screenshot(alice.page, `e2e-profiles-alice-${viewport.width}`);
     }
   });
 

@@ -304,7 +304,12 @@ describe('pages CSP (issue 9: connect-src ws: wss: allowed any host)', () => {
           .map(([name, ...values]) => [name!.toLowerCase(), values]),
       );
       expect(directives.get('connect-src'), `${page}: ${csp}`).to.deep.equal(["'self'"]);
-      expect(csp, page).to.not.match(/(^|\s)(wss?:|\*|https?:)(\s|;|$)/);
+      // no scheme wildcard anywhere, but img-src's https: for avatars (contract §11)
+      for (const [name, values] of directives) {
+        const wild = values.filter((v) => /^(wss?:|\*|https?:)$/.test(v));
+        expect(wild, `${page}: ${name}`).to.deep.equal(name === 'img-src' ? ['https:'] : []);
+      }
+      expect(directives.get('img-src'), page).to.deep.equal(["'self'", 'data:', 'https:']);
       // default-src must not open what connect-src closes
       expect(directives.get('default-src') ?? ["'self'"], page).to.satisfy((v: string[]) => v.every((s) => s === "'self'" || s === "'none'"));
     }

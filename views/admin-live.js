@@ -108,6 +108,7 @@ export function channelsPanel({ onParticipants }) {
     who.addEventListener('click', () => onParticipants(String(resource.id)));
     li.append(
       el('span', 'channel-name', `#${resource.id}`),
+      ...(a.label ? [el('span', 'channel-label', a.label)] : []),
       el('span', 'subscribers', plural(Number(a.subscribers ?? 0), 'subscriber')),
       el('span', 'online', `${Number(a.online ?? 0)} online`),
       who,

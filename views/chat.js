@@ -59,9 +59,11 @@ import { isValidName, isOwnDm } from './conversation-names.js';
 import { ensureConversation, removeConversation, onSubscriptionsChanged, renderConversationList, refreshUnread, onNewDm } from './conversation-list.js';
 import { closeConversation, openConversation, loadHistory, onMessagesScroll, onMessage, scheduleMarkRead } from './conversation.js';
 import { onComposerSubmit, onComposerKeydown, onComposerInput } from './composer.js';
-import { markRemoved } from './messages.js';
+import { markRemoved, renameSenders } from './messages.js';
+import { forgetPeople, onPeopleChange, profileChanged } from './people.js';
+import { displayName } from './conversation-names.js';
 import { onReceipt } from './receipts.js';
-import { onTyping, onPresence, queryPresence } from './presence.js';
+import { onTyping, onPresence, queryPresence, renderPresence } from './presence.js';
 
 const notifications = notificationPanel({ list: ui.notificationList, empty: ui.noNotifications });
 
@@ -170,6 +172,7 @@ function startChat(userId, { fresh = false } = {}) {
     client.on('typing', onTyping),
     client.on('presence', onPresence),
     client.on('subscriptions', onSubscriptionsChanged),
+    client.on('profile', profileChanged),
     client.on('deleted', (deleted) => {
       if (deleted && app.current?.key === deleted.channel) markRemoved(deleted.id);
     }),
@@ -186,6 +189,7 @@ function stopChat() {
   app.readyCount = 0;
   app.conversations.clear();
   app.conversationItems.clear();
+  forgetPeople();
   app.presence.clear();
   ui.conversationList.replaceChildren();
   notifications.clear();
@@ -235,7 +239,17 @@ function onNotification(notification) {
   notifications.add(notification);
 }
 
+/** Names, avatars or labels arrived or changed: everything that shows them follows. */
+function onPeopleChanged() {
+  renderConversationList();
+  if (!app.current) return;
+  ui.title.textContent = displayName(app.current.conv);
+  renameSenders();
+  renderPresence();
+}
+
 function wire() {
+  onPeopleChange(onPeopleChanged);
   ui.loginForm.addEventListener('submit', onAuthSubmit);
   ui.logoutBtn.addEventListener('click', onLogout);
   ui.newDmForm.addEventListener('submit', onNewDm);

@@ -92,6 +92,8 @@ function updateConversationItem(li, conv) {
   if (isOpen) button.setAttribute('aria-current', 'true');
   else button.removeAttribute('aria-current');
 
+  const name = button.querySelector('.conv-name');
+  if (name.textContent !== displayName(conv)) name.textContent = displayName(conv);
   const dot = button.querySelector('.conv-dot');
   if (conv.kind === 'dm') {
     const status = app.presence.get(conv.peer) ?? 'offline';

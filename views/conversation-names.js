@@ -3,6 +3,7 @@
  * private conversations' `dm:<a>:<b>` names, and how a conversation is addressed and shown.
  */
 import { app } from './chat-state.js';
+import { labelOf, nameOf } from './people.js';
 
 /** Same rules as CONTRACT §1 for user ids and channels. */
 export function isValidName(name) {
@@ -35,9 +36,10 @@ export function addressOf(conv) {
 }
 
 /**
- * A private conversation shows the peer's user id as it is: accounts' ids start with `@`, so
- * `@alice` (who registered) and `alice` (the app server's user) never look alike.
+ * How a conversation is named: a channel by its label (else `#name`), a private one by the peer's
+ * profile name (else their id, as it is: accounts' ids start with `@`, so `@alice` and the app
+ * server's `alice` never look alike).
  */
 export function displayName(conv) {
-  return conv.kind === 'dm' ? conv.peer : `#${conv.key}`;
+  return conv.kind === 'dm' ? nameOf(conv.peer) : labelOf(conv.key) ?? `#${conv.key}`;
 }

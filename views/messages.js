@@ -4,6 +4,7 @@
  */
 import { compareIds } from './chatty-client.js';
 import { el, formatTime } from './dom.js';
+import { nameOf, personParts } from './people.js';
 import { ui, app } from './chat-state.js';
 
 export function buildMessage(msg, { pending = false } = {}) {
@@ -20,11 +21,14 @@ export function buildMessage(msg, { pending = false } = {}) {
 
   const meta = el('p', 'meta');
   const from = el('span', 'from', senderOf(msg));
+  if (msg.from) from.title = msg.from;
   const time = el('time', 'time', pending ? 'sending…' : formatTime(msg.sentAt));
   if (msg.sentAt) {
     time.dateTime = msg.sentAt;
     time.title = new Date(msg.sentAt).toLocaleString();
   }
+  const avatar = msg.from ? personParts(msg.from).find((part) => part.tagName === 'IMG') : undefined;
+  if (avatar) meta.append(avatar);
   meta.append(from, ' ', time);
 
   const body = el('p', 'body', msg.deletedAt ? REMOVED : msg.body ?? '');
@@ -69,7 +73,20 @@ export function insertMessage(msg) {
 
 /** Who sent a message, as the page shows it: a system message (from the app server) has no sender. */
 export function senderOf(msg) {
-  return msg.from === null ? 'system' : msg.from ?? '';
+  return msg.from === null ? 'system' : msg.from ? nameOf(msg.from) : '';
+}
+
+/** Names and avatars changed: the senders shown follow. */
+export function renameSenders() {
+  for (const node of ui.messages.querySelectorAll('li.message[data-from]')) {
+    const id = node.dataset.from;
+    if (!id) continue;
+    const from = node.querySelector('.from');
+    from.textContent = nameOf(id);
+    node.querySelector('.meta img.avatar')?.remove();
+    const avatar = personParts(id).find((part) => part.tagName === 'IMG');
+    if (avatar) from.before(avatar);
+  }
 }
 
 const REMOVED = 'This message was removed.';

@@ -3,6 +3,7 @@
  * `presence:query`, for group and private conversations alike), and who is typing.
  */
 import { el } from './dom.js';
+import { personParts } from './people.js';
 import { ui, app } from './chat-state.js';
 import { renderConversationList } from './conversation-list.js';
 
@@ -92,7 +93,9 @@ export function renderPresence() {
     li.title = `${userId} is ${status}`;
     const dot = el('span', 'dot');
     dot.setAttribute('aria-hidden', 'true');
-    li.append(dot, el('span', 'name', userId), el('span', 'sr-only', ` (${status})`));
+    const name = el('span', 'name');
+    name.append(...personParts(userId));
+    li.append(dot, name, el('span', 'sr-only', ` (${status})`));
     return li;
   });
   ui.presenceList.replaceChildren(...items);

@@ -60,7 +60,8 @@ export const CONTENT_SECURITY_POLICY = {
   defaultSrc: ["'self'"],
   scriptSrc: ["'self'"],
   styleSrc: ["'self'"],
-  imgSrc: ["'self'", 'data:'],
+  // avatars (contract §11) are https:// URLs of the app server's choosing; nothing else widens
+  imgSrc: ["'self'", 'data:', 'https:'],
   // 'self' covers this server's own ws:// and wss:// (CSP Level 3); any other host is refused
   connectSrc: ["'self'"],
   objectSrc: ["'none'"],
