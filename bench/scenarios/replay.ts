@@ -4,8 +4,8 @@
  * Before the server starts, its SQLite file is filled with 100,000 notifications through the
  * server's own store class (its built `SqliteStore.appendEvents`, 10,000 a transaction, so the
  * rows and the replay index are exactly what the server writes), all created just now (inside
- * HISTORY_TTL). One user, `replayer`, is subscribed to 4 channels (through the control API, once
- * the server runs); every 10th event is addressed to it, in turn to each of its 4 channels and to
+ * HISTORY_TTL). One user, `replayer`, is subscribed to 4 channels (through the store class too,
+ * so that no `subscriptions:changed` of the control API joins the replay); every 10th event is addressed to it, in turn to each of its 4 channels and to
  * the user itself (`users:` mode): 10,000 events spread over the whole log. The other 90,000 go to
  * 96 other channels.
  *
@@ -83,6 +83,7 @@ async function fillLog(file: string): Promise<number[]> {
   const mine: number[] = [];
   try {
     await store.migrate();
+    await store.changeSubscriptions([{ action: 'subscribe', users: [USER], channels: MY_CHANNELS }]);
     const createdAt = Date.now();
     for (let at = 0; at < EVENTS; at += BATCH) {
       const events = Array.from({ length: Math.min(BATCH, EVENTS - at) }, (_, k) => eventAt(at + k, createdAt));
@@ -127,7 +128,6 @@ export const replay: Scenario = {
           fillSeconds = (performance.now() - started) / 1000;
         },
       });
-      await product.subscribeUsers([USER], MY_CHANNELS);
       const token = product.token(USER);
       const url = product.wsUrl;
       const server = product.server;

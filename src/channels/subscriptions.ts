@@ -112,10 +112,10 @@ export class Subscriptions {
       }
     } catch (error) {
       // the pieces committed before the failure did change those users' channels: say so
-      await this.announce(action, changed).catch(() => {});
+      await this.announce(action, changed, channels).catch(() => {});
       throw error;
     }
-    await this.announce(action, changed);
+    await this.announce(action, changed, channels);
     // contract §11: a resource's title (or name) labels its channel, unless a PUT chose one
     if (action === 'subscribe') {
       const labels = labelsOfDocument(document);
@@ -136,10 +136,11 @@ export class Subscriptions {
    * channels changed alike (the usual case: a call names the same channels for everyone), so that
    * subscribing ten thousand users costs one event, not ten thousand.
    */
-  private async announce(action: SubscriptionAction, changed: ReadonlyMap<UserId, readonly ChannelName[]>): Promise<void> {
+  private async announce(action: SubscriptionAction, changed: ReadonlyMap<UserId, readonly ChannelName[]>, all: readonly ChannelName[]): Promise<void> {
     const alike = new Map<string, { users: UserId[]; channels: readonly ChannelName[] }>();
     for (const [user, channels] of changed) {
-      const key = channels.join('\n');
+      // a user who got every channel of the call (the usual case) is keyed without a join of them
+      const key = channels.length === all.length ? '' : `\n${channels.join('\n')}`;
       const group = alike.get(key);
       if (group) group.users.push(user);
       else alike.set(key, { users: [user], channels });
