@@ -56,6 +56,8 @@ describe('operator routes (issue 32)', () => {
       const before = Date.now();
       // alice's tokens have no exp, bob's expires in an hour
       const bob = await connect(world.server.url, { token: world.server.token('bob', { expiresIn: 3600 }) });
+      // each socket says its user's name (contract §11), the id when none was given
+      await world.api.put('/control/users/bob/profile', { data: { type: 'users', attributes: { name: 'Bob the Builder' } } });
       const sockets = [await world.open('alice'), await world.open('alice'), bob];
       const res = await admin().get('/control/sockets');
       expect(res.status).to.equal(200);
@@ -64,7 +66,7 @@ describe('operator routes (issue 32)', () => {
       expect(res.body.data.map((r: { id: string }) => r.id)).to.deep.equal(ids);
       for (const resource of res.body.data) {
         const socket = sockets.find((s) => s.socket.id === resource.id)!;
-        expect(resource.attributes).to.include({ userId: socket.ready.userId, transport: 'websocket', node: world.server.chatty.config.nodeId });
+        expect(resource.attributes).to.include({ userId: socket.ready.userId, name: socket === bob ? 'Bob the Builder' : 'alice', transport: 'websocket', node: world.server.chatty.config.nodeId });
         expect(resource.attributes.address).to.be.oneOf(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
         expect(Date.parse(resource.attributes.connectedAt)).to.be.within(before - 1000, Date.now());
         if (socket === bob) expect(Date.parse(resource.attributes.tokenExpiresAt) - Date.now()).to.be.within(3_500_000, 3_601_000);

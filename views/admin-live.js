@@ -73,7 +73,8 @@ export function socketsPanel() {
         else await load();
       }),
     );
-    li.append(el('span', 'user-id', a.userId), ' ', since, el('span', 'socket-id', resource.id), details, disconnect);
+    const who = el('span', 'user-id', a.name && a.name !== a.userId ? `${a.name} (${a.userId})` : a.userId);
+    li.append(who, ' ', since, el('span', 'socket-id', resource.id), details, disconnect);
     return li;
   }
 

@@ -16,6 +16,7 @@ import { isValidName } from '../channels/names.js';
 import { ChattyError } from '../errors.js';
 import type { LiveSockets } from '../realtime/live-sockets.js';
 import type { Metrics } from '../metrics.js';
+import type { Profiles } from '../profiles/profiles.js';
 import type { Account, Store } from '../store/store.js';
 import { pageOf, parsePage, queryParameter, send, serialize } from './jsonapi.js';
 
@@ -48,6 +49,7 @@ export function parseAccountUpdate(body: unknown, username: string): AccountUpda
 
 interface AdminRouteDeps {
   keys: SigningKeys;
+  profiles: Profiles;
   accounts: Accounts;
   accountStates: AccountStates;
   metrics: Metrics;
@@ -70,7 +72,7 @@ function optionalName(req: Request, name: string): string | undefined {
   return value;
 }
 
-export function adminRoutes({ keys, accounts, accountStates, metrics, nodeId, store, live, logger, requireAdmin }: AdminRouteDeps): Router {
+export function adminRoutes({ keys, profiles, accounts, accountStates, metrics, nodeId, store, live, logger, requireAdmin }: AdminRouteDeps): Router {
   const router = Router();
 
   router.get('/keys', requireAdmin, (_req, res) => {
@@ -83,7 +85,9 @@ export function adminRoutes({ keys, accounts, accountStates, metrics, nodeId, st
     const page = parsePage(req);
     const { sockets, complete } = await live.sockets({ ...(userId !== undefined ? { userId } : {}), ...(page.after !== undefined ? { after: page.after } : {}), limit: page.size + 1 });
     const { items, links } = pageOf(req, sockets, page, (socket) => socket.id);
-    const data = items.map((socket) => ({ ...socket, connectedAt: iso(socket.connectedAt), tokenExpiresAt: iso(socket.tokenExpiresAt) }));
+    // contract §11: people by name, here too
+    const names = await profiles.many([...new Set(items.map((socket) => socket.userId))]);
+    const data = items.map((socket) => ({ ...socket, name: names[socket.userId]!.name, connectedAt: iso(socket.connectedAt), tokenExpiresAt: iso(socket.tokenExpiresAt) }));
     send(res, 200, serialize.sockets(data, { links, meta: { complete } }));
   });
 

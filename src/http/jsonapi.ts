@@ -30,7 +30,7 @@ export const serialize = {
   tokens: serializer('tokens', ['token', 'expiresAt']),
   keys: serializer('keys', ['createdAt', 'previousKeysExpireAt']),
   keyRing: serializer('keys', ['createdAt', 'expiresAt', 'current']),
-  sockets: serializer('sockets', ['userId', 'transport', 'address', 'connectedAt', 'tokenExpiresAt', 'node']),
+  sockets: serializer('sockets', ['userId', 'name', 'transport', 'address', 'connectedAt', 'tokenExpiresAt', 'node']),
   channelCounts: serializer('channels', ['label', 'subscribers', 'online']),
   profiles: serializer('users', ['role', 'name', 'avatar']),
   labelledChannels: serializer('channels', ['label']),

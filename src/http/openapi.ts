@@ -385,7 +385,7 @@ export const OPENAPI = {
         parameters: [{ name: 'userId', in: 'query', description: 'only this user’s sockets', schema: string }, ...pageParameters],
         responses: {
           '200': json(
-            liveList(resource('sockets', { userId: string, transport: { enum: ['websocket', 'polling'] }, address: string, connectedAt: dateTime, tokenExpiresAt: nullableDateTime, node: string })),
+            liveList(resource('sockets', { userId: string, name: string, transport: { enum: ['websocket', 'polling'] }, address: string, connectedAt: dateTime, tokenExpiresAt: nullableDateTime, node: string })),
             'A page of sockets',
           ),
           default: errorResponse,
