@@ -135,8 +135,10 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     );
     if (config.limits.maxConnections > 0) httpServer.maxConnections = config.limits.maxConnections;
     const profiles = new Profiles(store);
+    const chat = new ServerChat({ store, eventLog, metrics, limits: config.limits, clock });
     const sockets = createSocketServer(httpServer, {
       profiles,
+      chat,
       nodeId: config.nodeId,
       store,
       eventLog,
@@ -201,7 +203,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       subscriptions,
       live: sockets.live,
       accountStates,
-      chat: new ServerChat({ store, eventLog, metrics, limits: config.limits, clock }),
+      chat,
       profiles,
       readiness: [
         { name: 'store', check: () => store.ping() },

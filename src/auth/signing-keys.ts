@@ -126,7 +126,7 @@ export class SigningKeys {
 
   /** Verifies a token, answering from the cache of recently verified tokens when it can. */
   verify(token: string | undefined | null, now = this.clock.now()): VerifyResult {
-    const known = token ? this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined) : undefined;
+    const known = token ? this.remembered(token, now) : undefined;
     const result: VerifyResult = known ? { ok: true, principal: known } : verifyToken(token, this.current, now);
     if (!result.ok) return result;
     if (!known) this.verified.set(token!, result.principal);
@@ -135,8 +135,13 @@ export class SigningKeys {
 
   /** Who `token` speaks for, if it was verified before and would still be now. */
   cached(token: string, now = this.clock.now()): Principal | undefined {
-    const known = this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined);
+    const known = this.remembered(token, now);
     return known && !this.revoked(known) ? known : undefined;
+  }
+
+  /** A token verified before whose key is still valid, revoked or not. */
+  private remembered(token: string, now: number): Principal | undefined {
+    return this.verified.get(token, now, (keyId) => this.current.find(keyId, now) !== undefined);
   }
 
   /** The secret of a key that is still valid, for libraries that verify on their own. */

@@ -52,12 +52,16 @@ export class ServerChat {
 
   /** The newest `limit` messages below `before`, oldest first, with the read positions. */
   async history(channel: ConversationName, before: number | undefined, limit: number): Promise<{ messages: ChatMessagePayload[]; receipts: Record<UserId, number> }> {
-    const { store, limits } = this.deps;
-    const [messages, positions] = await Promise.all([store.history(channel, before, limit), store.readPositions(channel, limits.readPositionsLimit)]);
+    const [messages, receipts] = await Promise.all([this.deps.store.history(channel, before, limit), this.receipts(channel)]);
+    return { messages: messages.map(chatMessagePayload), receipts };
+  }
+
+  /** Each member's read position in `channel`, as `{userId: messageId}`. */
+  async receipts(channel: ConversationName): Promise<Record<UserId, number>> {
     // no prototype: "__proto__" is a valid user id
     const receipts: Record<UserId, number> = Object.create(null);
-    for (const position of positions) receipts[position.userId] = position.messageId;
-    return { messages: messages.map(chatMessagePayload), receipts };
+    for (const position of await this.readPositions(channel)) receipts[position.userId] = position.messageId;
+    return receipts;
   }
 
   /**

@@ -6,9 +6,8 @@ import { Router, type Request } from 'express';
 import { MAX_HISTORY_LIMIT, DEFAULT_HISTORY_LIMIT } from '../chat/chat-payloads.js';
 import { conversationOf, parsePostedMessage, type ServerChat } from '../chat/server-chat.js';
 import type { ChatMessagePayload } from '../channels/delivery-plan.js';
-import { isValidName } from '../channels/names.js';
 import { ChattyError } from '../errors.js';
-import { queryParameter, send, serialize } from './jsonapi.js';
+import { nameParameter, queryParameter, send, serialize } from './jsonapi.js';
 
 /** An optional positive integer query parameter, at most `max`. */
 function integerParameter(req: Request, name: string, max: number): number | undefined {
@@ -50,8 +49,7 @@ export function conversationRoutes({ chat }: { chat: ServerChat }): Router {
 
   router.get('/conversations/:channel/export', async (req, res) => {
     const channel = conversationOf(String(req.params.channel));
-    const { messages, truncated } = await chat.export(channel, EXPORT_LIMIT);
-    const { receipts } = await chat.history(channel, undefined, 1);
+    const [{ messages, truncated }, receipts] = await Promise.all([chat.export(channel, EXPORT_LIMIT), chat.receipts(channel)]);
     res.setHeader('Content-Disposition', `attachment; filename="${channel.replace(/[^A-Za-z0-9_.-]/g, '_')}.json"`);
     send(res, 200, serialize.messages(messages.map(messageResource), { meta: { channel, exportedAt: new Date().toISOString(), count: messages.length, truncated, receipts } }));
   });
@@ -63,8 +61,7 @@ export function conversationRoutes({ chat }: { chat: ServerChat }): Router {
   });
 
   router.get('/users/:id/unread', async (req, res) => {
-    const userId = String(req.params.id);
-    if (!isValidName(userId)) throw new ChattyError('invalid_parameter', 'The user id is not valid', { parameter: 'id' });
+    const userId = nameParameter(req, 'user id');
     send(res, 200, { meta: { userId, unread: await chat.unread(userId) } });
   });
 

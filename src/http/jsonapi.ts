@@ -66,6 +66,13 @@ export function queryParameter(req: Request, name: string): string | undefined {
   return value as string | undefined;
 }
 
+/** The `:id` of a route's path, which must be a valid name (contract §1): a user id or a channel. */
+export function nameParameter(req: Request, what: string): string {
+  const id = String(req.params.id);
+  if (!isValidName(id)) throw new ChattyError('invalid_parameter', `The ${what} in the URL is not valid`, { parameter: 'id' });
+  return id;
+}
+
 /** Reads `page[size]` and `page[after]`. */
 export function parsePage(req: Request): Page {
   const rawSize = queryParameter(req, 'page[size]');

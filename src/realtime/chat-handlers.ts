@@ -10,7 +10,6 @@ import type { EventLog } from '../event-log/event-log.js';
 import { DEFAULT_HISTORY_LIMIT, parsePayload } from '../chat/chat-payloads.js';
 import type { Clock } from '../time/clock.js';
 import { dmChannel, dmParticipants, isCanonicalDm, userRoom, type ConversationName, type UserId } from '../channels/names.js';
-import type { Limits } from '../../config.js';
 import type { NewChatMessage, Store } from '../store/store.js';
 import type { Metrics } from '../metrics.js';
 import type { PresencePolicy } from './presence-policy.js';
@@ -18,21 +17,23 @@ import type { ChattyIo, ChattySocket } from './types.js';
 import type { UserSockets } from './user-sockets.js';
 import type { HandlerTable } from './acks.js';
 import type { Profiles } from '../profiles/profiles.js';
+import type { ServerChat } from '../chat/server-chat.js';
 
 export interface ChatDeps {
   io: ChattyIo;
   store: Store;
   eventLog: EventLog;
   metrics: Metrics;
-  limits: Limits;
   clock: Clock;
   users: UserSockets;
   presencePolicy: PresencePolicy;
   profiles: Profiles;
+  /** History and unread counts, the same as the control API's. */
+  chat: ServerChat;
 }
 
 export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'> {
-  const { io, store, eventLog, metrics, limits, clock, users, presencePolicy, profiles } = deps;
+  const { io, store, eventLog, metrics, clock, users, presencePolicy, profiles, chat } = deps;
   const me = (socket: ChattySocket): UserId => socket.data.principal.sub;
 
   /** The conversation a payload addresses, after checking the user may use it. */
@@ -95,16 +96,11 @@ export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'>
     'chat:history': async (socket, payload) => {
       const p = parsePayload('history', payload);
       const channel = await conversation(socket, p);
-      const [messages, positions] = await Promise.all([store.history(channel, p.before, p.limit ?? DEFAULT_HISTORY_LIMIT), store.readPositions(channel, limits.readPositionsLimit)]);
-      // no prototype: "__proto__" is a valid user id
-      const receipts: Record<UserId, number> = Object.create(null);
-      for (const position of positions) receipts[position.userId] = position.messageId;
-      return { channel, messages: messages.map(chatMessagePayload), receipts };
+      return { channel, ...(await chat.history(channel, p.before, p.limit ?? DEFAULT_HISTORY_LIMIT)) };
     },
     'chat:unread': async (socket, payload) => {
       parsePayload('unread', payload);
-      const channels = await store.channelsOf(me(socket));
-      return { unread: await store.unreadCounts(me(socket), channels, limits.unreadCountLimit) };
+      return { unread: await chat.unread(me(socket)) };
     },
     'chat:typing': async (socket, payload) => {
       const p = parsePayload('typing', payload);

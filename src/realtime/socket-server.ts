@@ -22,6 +22,7 @@ import { ChannelSizes } from './channel-sizes.js';
 import { authenticateHandshake, claimSocketSlot, compileTrust, refuseForeignOrigins } from './handshake.js';
 import { LiveFeed } from './live-feed.js';
 import type { Profiles } from '../profiles/profiles.js';
+import type { ServerChat } from '../chat/server-chat.js';
 import { LiveSockets } from './live-sockets.js';
 import { Membership } from './membership.js';
 import { PresencePolicy } from './presence-policy.js';
@@ -53,6 +54,7 @@ export interface SocketServerDeps {
   /** NODE_ID, as the operator's list of sockets names it. */
   nodeId: string;
   profiles: Profiles;
+  chat: ServerChat;
 }
 
 export interface SocketServer {
@@ -146,7 +148,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   // listeners shared by every socket (Socket.IO calls them with the socket as `this`): a
   // connection costs no closures of its own beyond the release of its slot (claimSocketSlot)
   const dispatch = dispatcher(
-    { 'auth:refresh': refreshHandler(keys, clock), ...chatHandlers({ io, store, eventLog, metrics, limits, clock, users, presencePolicy, profiles: deps.profiles }) },
+    { 'auth:refresh': refreshHandler(keys, clock), ...chatHandlers({ io, store, eventLog, metrics, clock, users, presencePolicy, profiles: deps.profiles, chat: deps.chat }) },
     logger,
     {
       clock,
