@@ -66,6 +66,19 @@ export interface Config {
   readonly trustProxy: TrustProxy;
   /** Every rate limit and cap; `0` turns off the ones documented as such. */
   readonly limits: Limits;
+  readonly webhooks: WebhookSettings;
+}
+
+/** Outbound calls to the app server (contract §10). */
+export interface WebhookSettings {
+  /** Allow endpoints on loopback, link-local and private addresses (a receiver on the same host or network). */
+  readonly allowPrivate: boolean;
+  /** How long one delivery is retried before its endpoint reads `failing`. */
+  readonly retryForMs: number;
+  /** How long one call may take, connection included. */
+  readonly timeoutMs: number;
+  /** How many endpoints may exist. */
+  readonly maxEndpoints: number;
 }
 
 /**
@@ -161,6 +174,10 @@ export const ALIASES = {
   HEADERS_TIMEOUT: ['HEADERS_TIMEOUT'],
   REQUEST_TIMEOUT: ['REQUEST_TIMEOUT'],
   KEEP_ALIVE_TIMEOUT: ['KEEP_ALIVE_TIMEOUT'],
+  WEBHOOK_ALLOW_PRIVATE: ['WEBHOOK_ALLOW_PRIVATE'],
+  WEBHOOK_RETRY_FOR: ['WEBHOOK_RETRY_FOR'],
+  WEBHOOK_TIMEOUT: ['WEBHOOK_TIMEOUT'],
+  MAX_WEBHOOKS: ['MAX_WEBHOOKS'],
 } as const;
 type VariableName = keyof typeof ALIASES;
 
@@ -330,6 +347,10 @@ const schema = z.object({
   HEADERS_TIMEOUT: duration(ms('10m'), '10 minutes').optional(),
   REQUEST_TIMEOUT: duration(ms('1h'), '1 hour').default(ms('30s')),
   KEEP_ALIVE_TIMEOUT: duration(ms('10m'), '10 minutes').default(ms('5s')),
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  WEBHOOK_RETRY_FOR: duration(ms('30d'), '30 days').default(ms('24h')),
+  WEBHOOK_TIMEOUT: duration(ms('60s'), '60 seconds').default(ms('10s')),
+  MAX_WEBHOOKS: count(1, 1_000).default(100),
 });
 
 /** Picks each variable from its first set alias; empty strings count as unset. */
@@ -410,6 +431,12 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
       headersTimeoutMs,
       requestTimeoutMs: v.REQUEST_TIMEOUT,
       keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT,
+    }),
+    webhooks: Object.freeze({
+      allowPrivate: v.WEBHOOK_ALLOW_PRIVATE === 'true',
+      retryForMs: v.WEBHOOK_RETRY_FOR,
+      timeoutMs: v.WEBHOOK_TIMEOUT,
+      maxEndpoints: v.MAX_WEBHOOKS,
     }),
   });
 }

@@ -32,7 +32,7 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
  * - `rate_limited`: `{limit, address, username?}`: which limit refused the request.
  * - `key_rotated`: `{by: {sub, role, keyId}, address, keyId, graceSeconds, retired}`.
  */
-export type AuditEvent = 'login_failed' | 'rate_limited' | 'key_rotated' | 'account_changed' | 'socket_disconnected';
+export type AuditEvent = 'login_failed' | 'rate_limited' | 'key_rotated' | 'account_changed' | 'socket_disconnected' | 'webhook_changed';
 
 /** Writes one audit line. `fields` must never hold a password, secret or token. */
 export function audit(logger: Logger, event: AuditEvent, fields: Record<string, unknown>, message: string): void {

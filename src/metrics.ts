@@ -27,6 +27,24 @@ export class Metrics {
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
     registers: [this.registry],
   });
+  readonly webhookDeliveries = new Counter({
+    name: 'chatty_webhook_deliveries_total',
+    help: 'Webhook calls answered 2xx, by endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookFailures = new Counter({
+    name: 'chatty_webhook_failures_total',
+    help: 'Webhook calls that failed (an error, a timeout or a status other than 2xx), by endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookLag = new Gauge({
+    name: 'chatty_webhook_lag_events',
+    help: 'Log entries not yet delivered to (or passed over for) an endpoint this node serves',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
   readonly logCommitSeconds = new Histogram({
     name: 'chatty_event_log_commit_seconds',
     help: 'Time to commit one event-log batch (including fsync)',

@@ -29,7 +29,10 @@ import { createSocketServer } from './realtime/socket-server.js';
 import type { ChattyIo } from './realtime/types.js';
 import { SigningKeys, StartupError } from './auth/signing-keys.js';
 import { openStore } from './store/open-store.js';
-import type { SharedLog, Store } from './store/store.js';
+import type { LoggedEvent, SharedLog, Store } from './store/store.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { webhookTaps } from './webhooks/taps.js';
+import { Webhooks } from './webhooks/webhooks.js';
 import { applyChange, Subscriptions } from './channels/subscriptions.js';
 
 export interface ChattyServer {
@@ -104,6 +107,8 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       clock,
       ...(sharedLog ? { shared: sharedLog } : {}),
     });
+    // contract §10: each endpoint served from the log by the node holding its lease
+    const dispatcher = new WebhookDispatcher({ store, eventLog, settings: config.webhooks, owner: config.nodeId, takeover: !clustered, logger, metrics, clock });
     // many nodes: presence counted in Redis, volatile broadcasts through Socket.IO's Redis adapter
     const redis = clustered ? connectClusterRedis(config.redisUrl!, config.redisPrefix, logger) : undefined;
     if (redis) undo.push(() => redis.close());
@@ -135,10 +140,12 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     );
     if (config.limits.maxConnections > 0) httpServer.maxConnections = config.limits.maxConnections;
     const profiles = new Profiles(store);
-    const chat = new ServerChat({ store, eventLog, metrics, limits: config.limits, clock });
+    const taps = webhookTaps({ wants: (type) => dispatcher.wants(type), store, eventLog, presence, clock });
+    const chat = new ServerChat({ store, eventLog, metrics, limits: config.limits, clock, webhooks: taps });
     const sockets = createSocketServer(httpServer, {
       profiles,
       chat,
+      webhooks: taps,
       nodeId: config.nodeId,
       store,
       eventLog,
@@ -163,9 +170,14 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     // the sockets of an account an operator changed go: their tokens may no longer be valid, and
     // a page that reconnects with a token still valid comes back at once
     accountStates.onChange((userIds) => sockets.disconnectUsers(userIds));
-    await eventLog.start(sockets.deliver, async (entry) => {
+    const deliver = (event: LoggedEvent) => {
+      sockets.deliver(event);
+      dispatcher.wake();
+    };
+    await eventLog.start(deliver, async (entry) => {
       if (entry.change.type === 'keys') return keys.reload();
       if (entry.change.type === 'accounts') return accountStates.reload();
+      if (entry.change.type === 'webhooks') return dispatcher.refresh().catch(() => {});
       for (const change of entry.change.changes) applyChange(sockets.membership, change);
     });
     if (sharedLog) {
@@ -173,6 +185,8 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       metrics.measureTailLag(async () => Math.max(0, (await store.lastEventId()) - eventLog.deliveredThrough));
     }
     undo.push(() => eventLog.stop());
+    await dispatcher.start();
+    undo.push(() => dispatcher.stop());
     // contract §11: a profile change goes, logged, to whoever may see the user's presence and to
     // the user: one copy per socket in their small channels, and to them and their partners
     profiles.onChange(async (userId, profile) => {
@@ -205,6 +219,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
       accountStates,
       chat,
       profiles,
+      webhooks: new Webhooks({ store, dispatcher, eventLog, settings: config.webhooks, clock }),
       readiness: [
         { name: 'store', check: () => store.ping() },
         ...(redis ? [{ name: 'redis', check: () => redis.ping(), required: false }] : []),
@@ -243,6 +258,8 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
           clearTimeout(force);
           // subscription changes already accepted are committed before the store closes
           await subscriptions.drain();
+          // the calls in flight are cut: their events go out again from the stored cursors
+          await dispatcher.stop();
           await eventLog.stop();
           if (presence instanceof RedisPresence) await presence.stop();
           await redis?.close();

@@ -349,5 +349,65 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
         expect((await store.readPositions('rooms-1', 2)).map((p) => p.userId), 'the most advanced first, at most limit').to.deep.equal(['bob', 'carol']);
       });
     });
+
+    describe('webhooks (contract §10)', () => {
+      const endpoint = (id: string, createdAt = 1_700_000_000_000) => ({ id, url: `https://example.com/${id}`, events: ['chat.message' as const], channels: null, secret: `whsec_${id}`, createdAt });
+
+      it('creates an endpoint at the head of the log, lists, finds, changes and deletes it', async () => {
+        await store.appendEvents([notification(), notification()]);
+        const head = await store.lastEventId();
+        const created = await store.createWebhook({ ...endpoint('a'), channels: ['posts-*', 'teams-3'] });
+        expect(created).to.deep.equal({ ...endpoint('a'), channels: ['posts-*', 'teams-3'], disabled: false, previousSecret: null, previousSecretUntil: null, cursor: head, failingSince: null, lastError: null, lastErrorAt: null });
+        await store.createWebhook(endpoint('b', 1_700_000_000_001));
+        expect((await store.listWebhooks()).map((w) => w.id)).to.deep.equal(['a', 'b']);
+        expect(await store.findWebhook('a')).to.deep.equal(created);
+        expect(await store.findWebhook('nope')).to.equal(undefined);
+
+        const changed = await store.updateWebhook('a', { url: 'https://example.org/', events: ['chat.read', 'presence.online'], channels: null, disabled: true });
+        expect(changed).to.deep.include({ url: 'https://example.org/', events: ['chat.read', 'presence.online'], channels: null, disabled: true, secret: 'whsec_a' });
+        expect(await store.updateWebhook('a', { channels: ['x'] })).to.deep.include({ url: 'https://example.org/', channels: ['x'], disabled: true });
+        const rotated = await store.updateWebhook('a', { rotate: { secret: 'whsec_new', previousUntil: 123 } });
+        expect(rotated).to.deep.include({ secret: 'whsec_new', previousSecret: 'whsec_a', previousSecretUntil: 123 });
+        expect(await store.updateWebhook('nope', { disabled: true })).to.equal(undefined);
+
+        expect(await store.deleteWebhook('a')).to.equal(true);
+        expect(await store.deleteWebhook('a')).to.equal(false);
+        expect((await store.listWebhooks()).map((w) => w.id)).to.deep.equal(['b']);
+      });
+
+      it('leases enabled endpoints to one owner at a time, fences progress by the lease, and resumes at the head', async () => {
+        await store.createWebhook(endpoint('a'));
+        await store.createWebhook(endpoint('b', 1_700_000_000_001));
+        await store.updateWebhook('b', { disabled: true });
+        expect((await store.claimWebhooks('n1', 1000, 2000, false)).map((w) => w.id), 'enabled ones only').to.deep.equal(['a']);
+        expect(await store.claimWebhooks('n2', 1500, 2500, false), 'held by n1 until 2000').to.deep.equal([]);
+        expect((await store.claimWebhooks('n1', 1500, 2500, false)).map((w) => w.id), 'renewed').to.deep.equal(['a']);
+        const progress = { cursor: 7, failingSince: 1400, lastError: 'HTTP 500', lastErrorAt: 1450 };
+        expect(await store.saveWebhookProgress('a', 'n1', progress)).to.equal(true);
+        expect(await store.saveWebhookProgress('a', 'n2', { ...progress, cursor: 9 }), 'not the holder').to.equal(false);
+        expect(await store.findWebhook('a')).to.deep.include(progress);
+        expect(await store.saveWebhookProgress('a', 'n1', { ...progress, cursor: 5 })).to.equal(true);
+        expect((await store.findWebhook('a'))!.cursor, 'a cursor never goes back').to.equal(7);
+
+        expect((await store.claimWebhooks('n2', 2600, 3600, false)).map((w) => w.id), 'expired: taken over').to.deep.equal(['a']);
+        expect(await store.saveWebhookProgress('a', 'n1', progress), 'n1 lost it').to.equal(false);
+        expect((await store.claimWebhooks('n3', 2700, 3700, true)).map((w) => w.id), 'takeover').to.deep.equal(['a']);
+        await store.releaseWebhooks('n3');
+        expect((await store.claimWebhooks('n1', 2800, 3800, false)).map((w) => w.id), 'released').to.deep.equal(['a']);
+
+        await store.updateWebhook('a', { disabled: true });
+        expect(await store.saveWebhookProgress('a', 'n1', progress), 'disabled').to.equal(false);
+        await store.appendEvents([notification(), notification(), notification()]);
+        const resumed = await store.updateWebhook('a', { disabled: false, resumeAtHead: true });
+        expect(resumed).to.deep.include({ disabled: false, cursor: await store.lastEventId(), failingSince: null });
+      });
+
+      it('keeps the members offline when a chat message was accepted with it, and nothing when none were given', async () => {
+        const [withList, without] = await store.appendEvents([{ ...chat('rooms-1', 'alice'), offline: ['bob', 'carol'] }, chat('rooms-1', 'alice')]);
+        const read = await store.eventsBetween(0, without!.id, 10);
+        expect(read.map((e) => (e.kind === 'chat' ? e.offline : 'x'))).to.deep.equal([['bob', 'carol'], undefined]);
+        expect(withList!.id).to.be.lessThan(without!.id);
+      });
+    });
   });
 }

@@ -231,6 +231,31 @@ describe('unit: loadConfig limits (README "Limits")', () => {
   });
 });
 
+describe('unit: loadConfig webhooks (README "Webhooks")', () => {
+  // variable, field, default, [a value, what it reads as], values refused
+  const settings: [variable: string, field: keyof Config['webhooks'], defaultValue: unknown, set: [string, unknown], refused: string[]][] = [
+    ['WEBHOOK_ALLOW_PRIVATE', 'allowPrivate', false, ['true', true], ['yes', '1']],
+    ['WEBHOOK_RETRY_FOR', 'retryForMs', 86_400_000, ['2h', 7_200_000], ['0', 'forever', '31d']],
+    ['WEBHOOK_TIMEOUT', 'timeoutMs', 10_000, ['500ms', 500], ['0', 'soon', '61s']],
+    ['MAX_WEBHOOKS', 'maxEndpoints', 100, ['3', 3], ['0', '1001', 'many']],
+  ];
+  for (const [variable, field, defaultValue, [value, read], refused] of settings) {
+    it(`${variable}: defaults to ${String(defaultValue)}, reads ${JSON.stringify(value)}, refuses ${refused.join(', ')} with one line naming it`, () => {
+      expect(loadConfig({}).webhooks[field]).to.equal(defaultValue);
+      expect(loadConfig({ [variable]: value }).webhooks[field]).to.equal(read);
+      for (const bad of refused) {
+        const error = configError({ [variable]: bad });
+        expect(error.message).to.include(variable);
+        expect(error.message).to.not.include('\n');
+      }
+    });
+  }
+
+  it('covers every webhook setting', () => {
+    expect(settings.map(([, field]) => field).sort()).to.deep.equal(Object.keys(loadConfig({}).webhooks).sort());
+  });
+});
+
 describe('unit: the account and key rules of the configuration (src/auth/config-rules.ts)', () => {
   it('are applied by createChatty too, to a configuration made in code', async () => {
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', JWT_SECRET: 'x'.repeat(40) });

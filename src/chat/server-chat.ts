@@ -4,6 +4,7 @@
  * counts. Messages go through the same event log, validation and delivery as `chat:send`, so
  * members receive them live and on replay exactly like a message sent on a socket.
  */
+import type { WebhookTaps } from '../webhooks/taps.js';
 import type { Limits } from '../../config.js';
 import { chatMessagePayload, type ChatMessagePayload } from '../channels/delivery-plan.js';
 import { dmParticipants, isCanonicalDm, isValidName, type ConversationName, type UserId } from '../channels/names.js';
@@ -36,7 +37,7 @@ export interface PostedMessage {
 }
 
 export class ServerChat {
-  constructor(private readonly deps: { store: Store; eventLog: EventLog; metrics: Metrics; limits: Limits; clock: Clock }) {}
+  constructor(private readonly deps: { store: Store; eventLog: EventLog; metrics: Metrics; limits: Limits; clock: Clock; webhooks?: WebhookTaps }) {}
 
   /** Posts a message as a member (who must be one) or as the system. */
   async post(channel: ConversationName, message: PostedMessage): Promise<ChatMessagePayload> {
@@ -45,7 +46,8 @@ export class ServerChat {
     if (message.from !== undefined && !(await this.isMember(message.from, channel))) {
       throw new ChattyError('not_member', `${message.from.slice(0, 200)} is not a member of "${channel}"`);
     }
-    const logged = await eventLog.append({ kind: 'chat', channel, from: message.from ?? SYSTEM_SENDER, body: message.body, clientId: message.clientId, createdAt: clock.now() });
+    const offline = await this.deps.webhooks?.offlineMembers(channel);
+    const logged = await eventLog.append({ kind: 'chat', channel, from: message.from ?? SYSTEM_SENDER, body: message.body, clientId: message.clientId, createdAt: clock.now(), ...(offline ? { offline } : {}) });
     metrics.chatMessages.inc();
     return chatMessagePayload(logged);
   }

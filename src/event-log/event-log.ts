@@ -114,14 +114,20 @@ export class EventLog {
    * The delivered events after `afterId`, when memory still holds all of them; undefined when the
    * caller must read the store instead.
    */
-  recentAfter(afterId: EventId): LoggedEvent[] | undefined {
+  recentAfter(afterId: EventId, limit = Infinity): LoggedEvent[] | undefined {
     if (afterId >= this.delivered) return [];
     const first = this.recent[this.recentStart];
     // memory must reach back to the event right after afterId, or the store has to fill the gap
     if (!first || first.id > afterId + 1) return undefined;
-    const events: LoggedEvent[] = [];
-    for (let i = this.recentStart; i < this.recent.length; i++) if (this.recent[i]!.id > afterId) events.push(this.recent[i]!);
-    return events;
+    // the first event after afterId, by binary search: a lagging reader must not scan all of memory
+    let lo = this.recentStart;
+    let hi = this.recent.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.recent[mid]!.id > afterId) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.recent.slice(lo, Math.min(this.recent.length, lo + limit));
   }
 
   /**

@@ -2,6 +2,8 @@
  * The Express application: security headers, CORS, body parsing, the route groups, and the one
  * error handler.
  */
+import type { Webhooks } from '../webhooks/webhooks.js';
+import { webhookRoutes } from './webhook-routes.js';
 import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
@@ -48,6 +50,7 @@ export interface AppDeps {
   accountStates: AccountStates;
   /** Chat through the control API. */
   chat: ServerChat;
+  webhooks: Webhooks;
   /** Profiles and channel labels (contract §11). */
   profiles: Profiles;
   readiness: readonly ReadinessCheck[];
@@ -99,7 +102,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(apiHeaders);
   app.use(opsRoutes(metrics, deps.readiness, deps.isDraining, config.nodeId, config.metricsToken));
   app.use('/auth', authRoutes({ config, accounts: deps.accounts, keys: deps.keys, profiles: deps.profiles, auth, logger, ...(deps.limitStore ? { limitStore: deps.limitStore } : {}) }));
-  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), conversationRoutes({ chat: deps.chat }), profileRoutes({ profiles: deps.profiles }), adminRoutes({ ...deps, nodeId: config.nodeId, requireAdmin: auth.requireToken('admin') }));
+  app.use('/control', auth.requireToken('service', 'admin'), controlRoutes(deps), conversationRoutes({ chat: deps.chat }), profileRoutes({ profiles: deps.profiles }), adminRoutes({ ...deps, nodeId: config.nodeId, requireAdmin: auth.requireToken('admin') }), webhookRoutes({ webhooks: deps.webhooks, logger, requireAdmin: auth.requireToken('admin') }));
   // the full set of security headers where a browser renders: the pages and their assets
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }), pageRoutes());
   app.use(notFound(routes));

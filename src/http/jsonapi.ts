@@ -37,6 +37,7 @@ export const serialize = {
   messages: serializer('messages', ['channel', 'from', 'body', 'sentAt', 'clientId', 'deletedAt']),
   readPositions: serializer('read-positions', ['messageId', 'readAt']),
   accounts: serializer('accounts', ['userId', 'role', 'disabled', 'bootstrap', 'createdAt']),
+  webhooks: serializer('webhooks', ['url', 'events', 'channels', 'disabled', 'status', 'lastError', 'lastErrorAt', 'failingSince', 'lag', 'createdAt', 'secret']),
 };
 
 /** Writes a JSON:API document directly: Express's res.send adds nothing an API response needs. */

@@ -4,6 +4,7 @@
  * Schemas are JSON Schema 2020-12 (OpenAPI 3.1's dialect); error codes come from the registry.
  */
 import { ERRORS } from '../errors.js';
+import { WEBHOOK_EVENT_TYPES } from '../store/store.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const string = { type: 'string' } as const;
@@ -62,6 +63,25 @@ const profileResource = resource('users', profileAttributes);
 const profileBody = resourceBody('users', { type: 'object', properties: profileAttributes, additionalProperties: false, minProperties: 1 });
 const idPath = { name: 'id', in: 'path', required: true, schema: string };
 const accountResource = resource('accounts', { userId: string, role: { enum: ['admin', 'service', 'user'] }, disabled: { type: 'boolean' }, bootstrap: { type: 'boolean' }, createdAt: dateTime });
+
+const webhookEvents = { type: 'array', items: { enum: [...WEBHOOK_EVENT_TYPES] }, minItems: 1 };
+const webhookChannels = { type: ['array', 'null'], items: { type: 'string', maxLength: 201 }, minItems: 1, maxItems: 100 };
+const webhookAttributes = {
+  url: { type: 'string', format: 'uri', maxLength: 2048 },
+  events: webhookEvents,
+  channels: webhookChannels,
+  disabled: { type: 'boolean' },
+  status: { enum: ['active', 'disabled', 'failing'] },
+  lastError: { type: ['string', 'null'] },
+  lastErrorAt: nullableDateTime,
+  failingSince: nullableDateTime,
+  lag: { type: 'integer', minimum: 0 },
+  createdAt: dateTime,
+};
+/** An endpoint; `secret` only in the answers of creation and rotation. */
+const webhookResource = resource('webhooks', webhookAttributes);
+const webhookWithSecret = resource('webhooks', { ...webhookAttributes, secret: { type: 'string', pattern: '^whsec_' } });
+const webhookPath = { name: 'id', in: 'path', required: true, schema: string };
 
 const json = (schema: unknown, description: string) => ({ description, content: { [JSON_API]: { schema } } });
 const errorResponse = json(ref('ErrorDocument'), 'A JSON:API error document; `errors[0].code` is from the error registry');
@@ -431,6 +451,58 @@ export const OPENAPI = {
           minProperties: 1,
         }),
         responses: { '200': json(document(accountResource), 'The account as changed'), default: errorResponse },
+      },
+    },
+    '/control/webhooks': {
+      get: {
+        summary: 'Webhook endpoints (admin), oldest first, with their status, last error and lag; never their secrets',
+        security: bearer,
+        responses: { '200': json(document({ type: 'array', items: webhookResource }), 'The endpoints'), default: errorResponse },
+      },
+      post: {
+        summary: 'Create a webhook endpoint (admin): its URL, event types and optional channel filter (contract §10)',
+        security: bearer,
+        requestBody: resourceBody('webhooks', {
+          type: 'object',
+          properties: { url: webhookAttributes.url, events: webhookEvents, channels: webhookChannels, disabled: { type: 'boolean' } },
+          required: ['url', 'events'],
+          additionalProperties: false,
+        }),
+        responses: { '201': json(document(webhookWithSecret), 'The endpoint, with its secret (shown only here and on rotation)'), default: errorResponse },
+      },
+    },
+    '/control/webhooks/{id}': {
+      get: {
+        summary: 'One webhook endpoint (admin)',
+        security: bearer,
+        parameters: [webhookPath],
+        responses: { '200': json(document(webhookResource), 'The endpoint'), default: errorResponse },
+      },
+      patch: {
+        summary: 'Change a webhook endpoint’s url, events, channels or disabled (admin); re-enabled, it resumes at the head of the log',
+        security: bearer,
+        parameters: [webhookPath],
+        requestBody: resourceBody('webhooks', {
+          type: 'object',
+          properties: { url: webhookAttributes.url, events: webhookEvents, channels: webhookChannels, disabled: { type: 'boolean' } },
+          additionalProperties: false,
+          minProperties: 1,
+        }),
+        responses: { '200': json(document(webhookResource), 'The endpoint as changed'), default: errorResponse },
+      },
+      delete: {
+        summary: 'Delete a webhook endpoint (admin): nothing more is sent to it',
+        security: bearer,
+        parameters: [webhookPath],
+        responses: { '204': { description: 'Deleted' }, default: errorResponse },
+      },
+    },
+    '/control/webhooks/{id}/rotate-secret': {
+      post: {
+        summary: 'A new signing secret (admin); the previous one keeps signing alongside for 24 hours',
+        security: bearer,
+        parameters: [webhookPath],
+        responses: { '200': json(document(webhookWithSecret), 'The endpoint, with its new secret'), default: errorResponse },
       },
     },
     '/control/stats': {

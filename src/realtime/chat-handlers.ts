@@ -4,6 +4,7 @@
  * control of `chat:send` and `chat:typing` is per user, across all of their sockets on this node
  * (see {@link UserSockets}); who may see whose presence is {@link PresencePolicy}'s rule.
  */
+import type { WebhookTaps } from '../webhooks/taps.js';
 import { chatMessagePayload, chatRooms } from '../channels/delivery-plan.js';
 import { ChattyError } from '../errors.js';
 import type { EventLog } from '../event-log/event-log.js';
@@ -30,10 +31,11 @@ export interface ChatDeps {
   profiles: Profiles;
   /** History and unread counts, the same as the control API's. */
   chat: ServerChat;
+  webhooks: WebhookTaps;
 }
 
 export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'> {
-  const { io, store, eventLog, metrics, clock, users, presencePolicy, profiles, chat } = deps;
+  const { io, store, eventLog, metrics, clock, users, presencePolicy, profiles, chat, webhooks } = deps;
   const me = (socket: ChattySocket): UserId => socket.data.principal.sub;
 
   /** The conversation a payload addresses, after checking the user may use it. */
@@ -71,7 +73,8 @@ export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'>
       try {
         await previous;
         const channel = await conversation(socket, p);
-        appended = eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now() });
+        const offline = await webhooks.offlineMembers(channel);
+        appended = eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now(), ...(offline ? { offline } : {}) });
       } finally {
         queued();
         if (socket.data.sending === turn) socket.data.sending = undefined;
@@ -89,6 +92,7 @@ export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'>
       const userId = me(socket);
       const advanced = await store.advanceReadPosition({ userId, channel, messageId: p.messageId, readAt });
       if (advanced) {
+        await webhooks.read(channel, userId, p.messageId, readAt);
         io.to(chatRooms({ channel })).emit('chat:receipt', { channel, userId, messageId: p.messageId, readAt: new Date(readAt).toISOString() });
       }
       return { advanced };

@@ -15,6 +15,8 @@ export function createDeliver(io: ChattyIo): Deliver {
       io.local.to(chatRooms(event)).emit('chat:message', chatMessagePayload(event));
       return;
     }
+    // a record for webhooks only (contract §10): no socket is addressed, and no rooms would mean all
+    if (event.target.names.length === 0) return;
     if (event.target.mode === 'channels-efficient') return deliverOnce(io, event);
     for (const emit of planNotify(event.target)) {
       io.local.to(emit.rooms as string[]).emit(event.event, ...notificationArgs(event, emit.origin));

@@ -119,6 +119,8 @@ export class LiveFeed {
   /** Shows a delivered event to the consoles watching it; free while none is connected. */
   publish(event: LoggedEvent): void {
     if (this.nsp.sockets.size === 0) return;
+    // a record for webhooks only, delivered to no socket
+    if (event.kind === 'notify' && event.target.names.length === 0) return;
     let entry: FeedEntry | undefined;
     for (const socket of this.nsp.sockets.values()) {
       if (!matches(this.filters.get(socket) ?? {}, event)) continue;

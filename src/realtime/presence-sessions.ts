@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { userRoom, type ChannelName, type UserId } from '../channels/names.js';
 import type { PresencePolicy } from './presence-policy.js';
 import type { PresenceTracker } from './presence.js';
+import { NO_TAPS, type WebhookTaps } from '../webhooks/taps.js';
 import type { ChattyIo, ChattySocket } from './types.js';
 
 export class PresenceSessions {
@@ -22,6 +23,7 @@ export class PresenceSessions {
     private readonly presence: PresenceTracker,
     private readonly policy: PresencePolicy,
     private readonly logger: Logger,
+    private readonly webhooks: WebhookTaps = NO_TAPS,
   ) {}
 
   /**
@@ -61,6 +63,8 @@ export class PresenceSessions {
   }
 
   private async announce(userId: UserId, channels: readonly ChannelName[], status: 'online' | 'offline'): Promise<void> {
+    // logged first: a webhook hears of it even when nobody here may see the user's presence
+    await this.webhooks.presence(userId, status);
     const rooms = await this.policy.audience(userId, channels);
     // an empty room list would mean "everyone": never broadcast without rooms
     if (rooms.length === 0) return;

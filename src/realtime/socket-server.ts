@@ -27,6 +27,7 @@ import { LiveSockets } from './live-sockets.js';
 import { Membership } from './membership.js';
 import { PresencePolicy } from './presence-policy.js';
 import { PresenceSessions } from './presence-sessions.js';
+import { NO_TAPS, type WebhookTaps } from '../webhooks/taps.js';
 import type { PresenceTracker } from './presence.js';
 import { SlowConsumers } from './slow-consumers.js';
 import { armExpiry, refreshHandler } from './token-lifetime.js';
@@ -55,6 +56,8 @@ export interface SocketServerDeps {
   nodeId: string;
   profiles: Profiles;
   chat: ServerChat;
+  /** What the log records for webhooks (presence, read positions, offline members). */
+  webhooks?: WebhookTaps;
 }
 
 export interface SocketServer {
@@ -100,7 +103,8 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   const membership = new Membership(io, channelSizes);
   const users = new UserSockets(limits, clock);
   const presencePolicy = new PresencePolicy({ store, presence, sizes: channelSizes, announceLimit: deps.presenceLimit, queryLimit: limits.presenceQueryLimit });
-  const sessions = new PresenceSessions(io, presence, presencePolicy, logger);
+  const webhooks = deps.webhooks ?? NO_TAPS;
+  const sessions = new PresenceSessions(io, presence, presencePolicy, logger, webhooks);
   const slowConsumers = new SlowConsumers(io, limits.socketBufferBytes, clock, logger);
   slowConsumers.start();
 
@@ -148,7 +152,7 @@ export function createSocketServer(httpServer: http.Server, deps: SocketServerDe
   // listeners shared by every socket (Socket.IO calls them with the socket as `this`): a
   // connection costs no closures of its own beyond the release of its slot (claimSocketSlot)
   const dispatch = dispatcher(
-    { 'auth:refresh': refreshHandler(keys, clock), ...chatHandlers({ io, store, eventLog, metrics, clock, users, presencePolicy, profiles: deps.profiles, chat: deps.chat }) },
+    { 'auth:refresh': refreshHandler(keys, clock), ...chatHandlers({ io, store, eventLog, metrics, clock, users, presencePolicy, profiles: deps.profiles, chat: deps.chat, webhooks }) },
     logger,
     {
       clock,

@@ -66,7 +66,11 @@ export function cellsOfRow(r: EventRow): EventCells {
  */
 export function storedEventOf(c: EventCells): StoredEvent {
   const [id, kind, createdAt, event, attributes, mode, targets, addFlags, idempotencyKey, channel, sender, body, clientId] = c;
-  if (kind === 'chat') return { kind: 'chat', id, channel: channel!, from: sender!, body: body!, clientId, createdAt };
+  if (kind === 'chat') {
+    const message = { kind: 'chat' as const, id, channel: channel!, from: sender!, body: body!, clientId, createdAt };
+    // a chat entry's attributes hold the members offline when it was accepted, if a webhook asked
+    return attributes === null ? message : { ...message, offline: JSON.parse(attributes) as string[] };
+  }
   return {
     kind: 'notify',
     id,

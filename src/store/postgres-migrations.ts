@@ -124,4 +124,25 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     source text NOT NULL CHECK (source IN ('document', 'put'))
   );
   `,
+  `
+  -- Webhooks (contract §10): each endpoint's own cursor in the log, and a lease held by the node
+  -- that delivers to it.
+  CREATE TABLE webhooks (
+    id text PRIMARY KEY,
+    url text NOT NULL,
+    events text NOT NULL,
+    channels text,
+    disabled boolean NOT NULL DEFAULT false,
+    secret text NOT NULL,
+    previous_secret text,
+    previous_secret_until bigint,
+    created_at bigint NOT NULL,
+    cursor bigint NOT NULL,
+    failing_since bigint,
+    last_error text,
+    last_error_at bigint,
+    lease_owner text,
+    lease_until bigint
+  );
+  `,
 ];

@@ -19,6 +19,10 @@ import type { Role } from '../auth/tokens.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { decodeRow, encodeParam, isConnectionError, poolOptions, unavailableIfDisconnected } from './postgres-pool.js';
 import type {
+  NewWebhook,
+  WebhookChange,
+  WebhookEndpoint,
+  WebhookProgress,
   Account,
   ChatMessage,
   EventId,
@@ -46,6 +50,7 @@ import type {
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken, LAST_CHARACTER } from './store.js';
 import { ACCOUNT_COLUMNS, accountOfRow, type AccountRow } from './account-rows.js';
+import { WEBHOOK_COLUMNS, webhookOfRow, type WebhookRow } from './webhook-rows.js';
 import { EVENT_COLUMNS, MESSAGE_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
 
 /**
@@ -453,7 +458,7 @@ export class PostgresStore implements Store, SharedLog {
   async eventsBetween(afterId: EventId, untilId: EventId, limit: number): Promise<LoggedEvent[]> {
     const { rows } = await this.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON m.id = e.id
-       WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3`,
+       WHERE e.id > $1 AND e.id <= $2 AND e.kind <> 'change' ORDER BY e.id LIMIT $3`,
       [afterId, untilId, limit],
     );
     return rows.map(eventOfRow);
@@ -590,6 +595,94 @@ export class PostgresStore implements Store, SharedLog {
     return counts;
   }
 
+  // webhooks (contract §10); on many nodes each operator change is logged, so every node reloads them
+
+  async createWebhook(webhook: NewWebhook): Promise<WebhookEndpoint> {
+    return this.transaction(async (query) => {
+      const { rows } = await query<WebhookRow>(
+        `INSERT INTO webhooks (id, url, events, channels, secret, created_at, cursor)
+         VALUES ($1, $2, $3, $4, $5, $6, (${HEAD_SQL}))
+         RETURNING ${WEBHOOK_COLUMNS}`,
+        [webhook.id, webhook.url, JSON.stringify(webhook.events), webhook.channels && JSON.stringify(webhook.channels), webhook.secret, webhook.createdAt],
+      );
+      if (this.shared) await this.logChanges(query, [{ type: 'webhooks' }]);
+      return webhookOfRow(rows[0]!);
+    }, `BEGIN; SELECT ${lockSql('eventLog')}`);
+  }
+
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    const { rows } = await this.query<WebhookRow>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id`);
+    return rows.map(webhookOfRow);
+  }
+
+  async findWebhook(id: string): Promise<WebhookEndpoint | undefined> {
+    const { rows } = await this.query<WebhookRow>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1`, [id]);
+    return rows[0] && webhookOfRow(rows[0]);
+  }
+
+  async updateWebhook(id: string, change: WebhookChange): Promise<WebhookEndpoint | undefined> {
+    return this.transaction(async (query) => {
+      const { rows } = await query<WebhookRow>(
+        `UPDATE webhooks SET
+           url = coalesce($2, url),
+           events = coalesce($3, events),
+           channels = CASE WHEN $4 THEN $5 ELSE channels END,
+           disabled = coalesce($6, disabled),
+           previous_secret = CASE WHEN $7::text IS NULL THEN previous_secret ELSE secret END,
+           previous_secret_until = CASE WHEN $7::text IS NULL THEN previous_secret_until ELSE $8 END,
+           secret = coalesce($7, secret),
+           cursor = CASE WHEN $9 THEN (${HEAD_SQL}) ELSE cursor END,
+           failing_since = CASE WHEN $9 THEN NULL ELSE failing_since END
+         WHERE id = $1
+         RETURNING ${WEBHOOK_COLUMNS}`,
+        [
+          id,
+          change.url ?? null,
+          change.events ? JSON.stringify(change.events) : null,
+          change.channels !== undefined,
+          change.channels ? JSON.stringify(change.channels) : null,
+          change.disabled ?? null,
+          change.rotate?.secret ?? null,
+          change.rotate?.previousUntil ?? null,
+          change.resumeAtHead === true,
+        ],
+      );
+      if (rows[0] && this.shared) await this.logChanges(query, [{ type: 'webhooks' }]);
+      return rows[0] && webhookOfRow(rows[0]);
+    }, `BEGIN; SELECT ${lockSql('eventLog')}`);
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    return this.transaction(async (query) => {
+      const { rowCount } = await query('DELETE FROM webhooks WHERE id = $1', [id]);
+      if (rowCount && this.shared) await this.logChanges(query, [{ type: 'webhooks' }]);
+      return Boolean(rowCount);
+    }, this.shared ? `BEGIN; SELECT ${lockSql('eventLog')}` : 'BEGIN');
+  }
+
+  async claimWebhooks(owner: string, now: number, until: number, takeover: boolean): Promise<WebhookEndpoint[]> {
+    const { rows } = await this.query<WebhookRow>(
+      `UPDATE webhooks SET lease_owner = $1, lease_until = $3
+       WHERE NOT disabled AND ($4 OR lease_owner IS NULL OR lease_owner = $1 OR lease_until < $2)
+       RETURNING ${WEBHOOK_COLUMNS}`,
+      [owner, now, until, takeover],
+    );
+    return rows.map(webhookOfRow).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async releaseWebhooks(owner: string): Promise<void> {
+    await this.query('UPDATE webhooks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1', [owner]);
+  }
+
+  async saveWebhookProgress(id: string, owner: string, progress: WebhookProgress): Promise<boolean> {
+    const { rowCount } = await this.query(
+      `UPDATE webhooks SET cursor = greatest(cursor, $3), failing_since = $4, last_error = $5, last_error_at = $6
+       WHERE id = $1 AND lease_owner = $2 AND NOT disabled`,
+      [id, owner, progress.cursor, progress.failingSince, progress.lastError, progress.lastErrorAt],
+    );
+    return Boolean(rowCount);
+  }
+
   // connections
 
   /** A statement on any pooled connection. */
@@ -647,6 +740,9 @@ function decodeResult<R extends pg.QueryResultRow>(result: pg.QueryResult<R>): p
   return result;
 }
 
+/** The id of the last entry of the log, pruned or not. */
+const HEAD_SQL = 'SELECT greatest((SELECT max(id) FROM events), pruned_through) FROM event_log_head';
+
 /** The columns of INSERT_BATCH, one array per column. */
 function batchColumns(events: readonly LoggedEvent[]): unknown[][] {
   const columns: unknown[][] = Array.from({ length: 19 }, () => []);
@@ -655,7 +751,7 @@ function batchColumns(events: readonly LoggedEvent[]): unknown[][] {
     if (event.kind === 'notify') {
       push(0, event.id, 'notify', event.createdAt, event.event, JSON.stringify(event.attributes), event.target.mode, JSON.stringify(event.target.names), event.add.join(','), event.idempotencyKey ?? null);
     } else {
-      push(0, event.id, 'chat', event.createdAt, null, null, null, null, null, null);
+      push(0, event.id, 'chat', event.createdAt, null, event.offline ? JSON.stringify(event.offline) : null, null, null, null, null);
       push(9, event.id, event.channel, event.from, event.body, event.clientId, event.createdAt);
       for (const member of dmParticipants(event.channel) ?? []) push(17, member, event.channel);
     }

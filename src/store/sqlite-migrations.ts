@@ -116,4 +116,25 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     source TEXT NOT NULL CHECK (source IN ('document', 'put'))
   ) WITHOUT ROWID;
   `,
+  `
+  -- Webhooks (contract §10): each endpoint's own cursor in the log, and a lease held by the node
+  -- that delivers to it.
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    channels TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    secret TEXT NOT NULL,
+    previous_secret TEXT,
+    previous_secret_until INTEGER,
+    created_at INTEGER NOT NULL,
+    cursor INTEGER NOT NULL,
+    failing_since INTEGER,
+    last_error TEXT,
+    last_error_at INTEGER,
+    lease_owner TEXT,
+    lease_until INTEGER
+  );
+  `,
 ];

@@ -12,6 +12,10 @@ import { dmParticipants, type ChannelName, type RoomName, type UserId } from '..
 import type { Role } from '../auth/tokens.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type {
+  NewWebhook,
+  WebhookChange,
+  WebhookEndpoint,
+  WebhookProgress,
   Account,
   ChatMessage,
   EventId,
@@ -36,6 +40,7 @@ import type {
 } from './store.js';
 import { IDEMPOTENCY_WINDOW_MS, LAST_CHARACTER } from './store.js';
 import { ACCOUNT_COLUMNS, accountOfRow, type AccountRow } from './account-rows.js';
+import { WEBHOOK_COLUMNS, webhookOfRow, type WebhookRow } from './webhook-rows.js';
 import { EVENT_COLUMNS, MESSAGE_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
 
 export class SqliteStore implements Store {
@@ -315,7 +320,7 @@ export class SqliteStore implements Store {
       kind: 'chat',
       createdAt: event.createdAt,
       event: null,
-      attributes: null,
+      attributes: event.offline ? JSON.stringify(event.offline) : null,
       mode: null,
       targets: null,
       addFlags: null,
@@ -421,5 +426,86 @@ export class SqliteStore implements Store {
       }
     })();
     return { ...counts };
+  }
+
+  // webhooks (contract §10)
+
+  async createWebhook(webhook: NewWebhook): Promise<WebhookEndpoint> {
+    const row = this.db
+      .prepare(
+        `INSERT INTO webhooks (id, url, events, channels, secret, created_at, cursor)
+         VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'))
+         RETURNING ${WEBHOOK_COLUMNS}`,
+      )
+      .get(webhook.id, webhook.url, JSON.stringify(webhook.events), webhook.channels && JSON.stringify(webhook.channels), webhook.secret, webhook.createdAt) as WebhookRow;
+    return webhookOfRow(row);
+  }
+
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    return (this.db.prepare(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id`).all() as WebhookRow[]).map(webhookOfRow);
+  }
+
+  async findWebhook(id: string): Promise<WebhookEndpoint | undefined> {
+    const row = this.db.prepare(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?`).get(id) as WebhookRow | undefined;
+    return row && webhookOfRow(row);
+  }
+
+  async updateWebhook(id: string, change: WebhookChange): Promise<WebhookEndpoint | undefined> {
+    const row = this.db
+      .prepare(
+        `UPDATE webhooks SET
+           url = COALESCE(@url, url),
+           events = COALESCE(@events, events),
+           channels = CASE WHEN @setChannels THEN @channels ELSE channels END,
+           disabled = COALESCE(@disabled, disabled),
+           previous_secret = CASE WHEN @secret IS NULL THEN previous_secret ELSE secret END,
+           previous_secret_until = CASE WHEN @secret IS NULL THEN previous_secret_until ELSE @previousUntil END,
+           secret = COALESCE(@secret, secret),
+           cursor = CASE WHEN @resume THEN (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events') ELSE cursor END,
+           failing_since = CASE WHEN @resume THEN NULL ELSE failing_since END
+         WHERE id = @id
+         RETURNING ${WEBHOOK_COLUMNS}`,
+      )
+      .get({
+        id,
+        url: change.url ?? null,
+        events: change.events ? JSON.stringify(change.events) : null,
+        setChannels: Number(change.channels !== undefined),
+        channels: change.channels ? JSON.stringify(change.channels) : null,
+        disabled: change.disabled === undefined ? null : Number(change.disabled),
+        secret: change.rotate?.secret ?? null,
+        previousUntil: change.rotate?.previousUntil ?? null,
+        resume: Number(change.resumeAtHead === true),
+      }) as WebhookRow | undefined;
+    return row && webhookOfRow(row);
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0;
+  }
+
+  async claimWebhooks(owner: string, now: number, until: number, takeover: boolean): Promise<WebhookEndpoint[]> {
+    const rows = this.db
+      .prepare(
+        `UPDATE webhooks SET lease_owner = @owner, lease_until = @until
+         WHERE NOT disabled AND (@takeover OR lease_owner IS NULL OR lease_owner = @owner OR lease_until < @now)
+         RETURNING ${WEBHOOK_COLUMNS}`,
+      )
+      .all({ owner, now, until, takeover: Number(takeover) }) as WebhookRow[];
+    return rows.map(webhookOfRow).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async releaseWebhooks(owner: string): Promise<void> {
+    this.db.prepare('UPDATE webhooks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?').run(owner);
+  }
+
+  async saveWebhookProgress(id: string, owner: string, progress: WebhookProgress): Promise<boolean> {
+    const { changes } = this.db
+      .prepare(
+        `UPDATE webhooks SET cursor = MAX(cursor, @cursor), failing_since = @failingSince, last_error = @lastError, last_error_at = @lastErrorAt
+         WHERE id = @id AND lease_owner = @owner AND NOT disabled`,
+      )
+      .run({ id, owner, ...progress });
+    return changes > 0;
   }
 }

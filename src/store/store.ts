@@ -71,6 +71,8 @@ export interface NewChatMessage {
   readonly body: string;
   readonly clientId: string | null;
   readonly createdAt: number;
+  /** The members with no socket online when it was accepted; recorded only while a webhook asks (contract §10). */
+  readonly offline?: readonly UserId[];
 }
 
 export type NewEvent = NewNotification | NewChatMessage;
@@ -91,7 +93,9 @@ export type ClusterChange =
   /** The key ring changed: read it again. */
   | { readonly type: 'keys' }
   /** An operator changed an account: read the account states again. */
-  | { readonly type: 'accounts' };
+  | { readonly type: 'accounts' }
+  /** An operator changed a webhook endpoint: read them again. */
+  | { readonly type: 'webhooks' };
 export interface LoggedChange {
   readonly kind: 'change';
   readonly id: EventId;
@@ -194,6 +198,59 @@ export interface ReadPosition {
   readonly channel: ConversationName;
   readonly messageId: EventId;
   readonly readAt: number;
+}
+
+/** The event types a webhook endpoint may ask for (contract §10). */
+export const WEBHOOK_EVENT_TYPES = [
+  'chat.message',
+  'chat.read',
+  'chat.deleted',
+  'presence.online',
+  'presence.offline',
+  'subscription.changed',
+  'notification.accepted',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** A webhook endpoint as an operator creates it. */
+export interface NewWebhook {
+  readonly id: string;
+  readonly url: string;
+  readonly events: readonly WebhookEventType[];
+  /** Channel names and `prefix*` patterns; null: every channel. */
+  readonly channels: readonly string[] | null;
+  /** `whsec_` and the base64 of the key. */
+  readonly secret: string;
+  readonly createdAt: number;
+}
+
+/** Where delivery to an endpoint stands. */
+export interface WebhookProgress {
+  /** Every log entry up to this id has been delivered to the endpoint, or did not concern it. */
+  readonly cursor: EventId;
+  /** When the delivery now being retried first failed; null while deliveries succeed. */
+  readonly failingSince: number | null;
+  readonly lastError: string | null;
+  readonly lastErrorAt: number | null;
+}
+
+export interface WebhookEndpoint extends NewWebhook, WebhookProgress {
+  readonly disabled: boolean;
+  /** The secret before the last rotation, which keeps signing alongside until `previousSecretUntil`. */
+  readonly previousSecret: string | null;
+  readonly previousSecretUntil: number | null;
+}
+
+/** An operator's change to an endpoint; what it does not name stays. */
+export interface WebhookChange {
+  readonly url?: string;
+  readonly events?: readonly WebhookEventType[];
+  readonly channels?: readonly string[] | null;
+  readonly disabled?: boolean;
+  /** A rotation: the new secret, and until when the current one keeps signing. */
+  readonly rotate?: { readonly secret: string; readonly previousUntil: number };
+  /** Move the cursor to the head of the log, forgetting a failing delivery (re-enabled). */
+  readonly resumeAtHead?: boolean;
 }
 
 export interface Store {
@@ -306,4 +363,26 @@ export interface Store {
    * that stops there) and reported as `cap` beyond it.
    */
   unreadCounts(userId: UserId, channels: readonly ChannelName[], cap: number): Promise<Record<ConversationName, number>>;
+
+  // webhooks (contract §10)
+  /** Stores a new endpoint with its cursor at the head of the log: it hears nothing from before. */
+  createWebhook(webhook: NewWebhook): Promise<WebhookEndpoint>;
+  /** Every endpoint, oldest first. */
+  listWebhooks(): Promise<WebhookEndpoint[]>;
+  findWebhook(id: string): Promise<WebhookEndpoint | undefined>;
+  /** Applies an operator's change; undefined when there is no such endpoint. */
+  updateWebhook(id: string, change: WebhookChange): Promise<WebhookEndpoint | undefined>;
+  deleteWebhook(id: string): Promise<boolean>;
+  /**
+   * Leases to `owner` until `until` every enabled endpoint whose lease is free, expired at `now`,
+   * already its own, or (`takeover`: the only node) anyone's; returns the endpoints it now holds.
+   */
+  claimWebhooks(owner: string, now: number, until: number, takeover: boolean): Promise<WebhookEndpoint[]>;
+  /** Gives up `owner`'s leases (a node shutting down hands over at once). */
+  releaseWebhooks(owner: string): Promise<void>;
+  /**
+   * Records an endpoint's progress if `owner` still holds its lease and it is enabled; false when
+   * not (another node took it over, or an operator disabled or deleted it): stop delivering.
+   */
+  saveWebhookProgress(id: string, owner: string, progress: WebhookProgress): Promise<boolean>;
 }
