@@ -25,10 +25,11 @@ import { postgres } from './scenarios/postgres.js';
 import { replay } from './scenarios/replay.js';
 import { subscribe } from './scenarios/subscribe.js';
 import { subscribeBig } from './scenarios/subscribe-big.js';
+import { webhooks } from './scenarios/webhooks.js';
 import { machineBusySeconds, machineInfo, round, scenarioPass, targetText, type ScenarioResult } from './stats.js';
 
 /** In run order: chat compares itself with fan-out, so fan-out comes first. */
-const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, replay, subscribeBig, postgres, cluster];
+const SCENARIOS: readonly Scenario[] = [fanOut, efficient, channelsEfficient, controlPath, subscribe, connect, chat, durability, webhooks, replay, subscribeBig, postgres, cluster];
 
 const slug = (name: string) => name.replace(/\s+/g, '-').toLowerCase();
 

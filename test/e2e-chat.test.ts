@@ -8,6 +8,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { client, doc } from './helpers/http.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { closeAllSockets, connect } from './helpers/sockets.js';
+import { startReceiver } from './helpers/webhook-receiver.js';
 import { collectProblems, launchBrowser, openPage, screenshot, type WatchedPage } from './e2e/browser.js';
 
 const PASSWORD = 'correct horse battery';
@@ -703,6 +704,59 @@ describe('browser client, end to end (issue 6)', function () {
     const login = await client(server.url).post('/auth/login', { username: name, password: 'ivy has a new password' });
     expect(login.status).to.equal(200);
     expect((await client(server.url, login.body.data.attributes.token).get('/auth/test-jwt')).body.meta.role).to.equal('admin');
+  });
+
+  it('operator console: a webhook endpoint created (its secret shown once), its failure shown, disabled, rotated and deleted (issue 14)', async () => {
+    const adminPassword = 'operator password 7';
+    const server = await start({ ADMIN_USERNAME: 'root-hook', ADMIN_PASSWORD: adminPassword, WEBHOOK_ALLOW_PRIVATE: 'true' });
+    const receiver = await startReceiver();
+    try {
+      receiver.answer(500);
+      const admin = await newPage();
+      await signInToConsole(admin.page, server, 'root-hook', adminPassword);
+      await admin.page.fill('#webhook-url', receiver.url);
+      for (const type of ['chat.message', 'chat.read', 'chat.deleted', 'presence.online', 'presence.offline', 'subscription.changed']) {
+        await admin.page.locator(`#webhook-events input[value="${type}"]`).uncheck();
+      }
+      await admin.page.fill('#webhook-channels', 'posts-*');
+      await admin.page.click('#webhook-create');
+      await admin.page.locator('#webhook-secret', { hasText: 'Copy it now' }).waitFor();
+      const row = admin.page.locator('#webhooks-list li.webhook');
+      await row.waitFor();
+      expect(await row.locator('.webhook-url').textContent()).to.equal(receiver.url);
+      expect(await row.locator('.webhook-events').textContent()).to.contain('notification.accepted · channels posts-*');
+      const [endpoint] = (await client(server.url, server.adminToken()).get('/control/webhooks')).body.data;
+      expect(endpoint.attributes).to.deep.include({ events: ['notification.accepted'], channels: ['posts-*'] });
+      const secret = /whsec_\S+/.exec((await admin.page.locator('#webhook-secret').textContent())!)![0];
+
+      // the receiver fails: the console says why once refreshed
+      expect((await client(server.url, server.serviceToken()).post('/control/notify?method=channels:posts-1', { event: 'post.created', attributes: {} })).status).to.equal(202);
+      const [call] = await receiver.waitForCalls(1);
+      receiver.verify(call!, secret);
+      await admin.page.click('#webhooks-refresh');
+      await row.locator('.webhook-error', { hasText: 'HTTP 500: receiver says no' }).waitFor();
+      for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+        await admin.page.setViewportSize(viewport);
+        expect((await row.boundingBox())!.width, `fits at ${viewport.width}px`).to.be.at.most(viewport.width);
+        await screenshot(admin.page, `e2e-admin-webhooks-${viewport.width}`);
+      }
+      await admin.page.setViewportSize({ width: 1280, height: 800 });
+
+      await row.locator('.webhook-toggle').click();
+      await admin.page.locator('#webhooks-list li.webhook[data-status="disabled"]').waitFor();
+      // rotation and deletion each take a second click
+      await row.locator('.webhook-rotate').click();
+      await hasText(row.locator('.webhook-rotate'), 'Really rotate?');
+      await row.locator('.webhook-rotate').click();
+      await admin.page.locator('#webhook-secret', { hasText: 'New secret' }).waitFor();
+      expect(await admin.page.locator('#webhook-secret').textContent()).to.not.contain(secret);
+      await row.locator('.webhook-delete').click();
+      await row.locator('.webhook-delete').click();
+      await row.waitFor({ state: 'detached' });
+      expect((await client(server.url, server.adminToken()).get('/control/webhooks')).body.data).to.deep.equal([]);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('moderation in the console: a message deleted there is shown removed on the chat page at once; system messages and export (issue 33)', async () => {

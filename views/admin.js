@@ -37,6 +37,11 @@
  *                                 .account-badges, select.account-role, .account-toggle
  *                                 (Disable/Enable), form.account-reset; #accounts-refresh,
  *                                 #accounts-status, #accounts-more
+ *   #webhooks-list                li.webhook[data-id][data-status] with .webhook-url, .webhook-status,
+ *                                 .webhook-events, .webhook-error, .webhook-toggle, .webhook-rotate,
+ *                                 .webhook-delete (both ask a second click); #webhook-form
+ *                                 (#webhook-url, #webhook-events checkboxes, #webhook-channels),
+ *                                 #webhook-secret (the secret, shown once), #webhooks-status
  *   #keys-list                    li.key[data-key-id][data-current] with .key-id, .key-state,
  *                                 .key-created; #keys-refresh
  *   #rotate-form (#rotate-secret, #rotate-grace, #rotate-generate, #rotate-show, #rotate-btn),
@@ -54,6 +59,7 @@ import { channelsPanel, socketsPanel } from './admin-live.js';
 import { feedPanel } from './admin-feed.js';
 import { chartsPanel } from './admin-charts.js';
 import { accountsPanel } from './admin-accounts.js';
+import { webhooksPanel } from './admin-webhooks.js';
 import { moderationPanel } from './admin-moderation.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -298,7 +304,7 @@ async function boot() {
   showConsole(meta);
   feed.start();
   charts.start();
-  await Promise.all([loadOnline(), keys.load(), sockets.load(), channels.load(), accounts.load(meta.sub)]);
+  await Promise.all([loadOnline(), keys.load(), sockets.load(), channels.load(), accounts.load(meta.sub), webhooks.load()]);
 }
 
 function wire() {
@@ -318,6 +324,7 @@ const keys = keysPanel();
 const feed = feedPanel();
 const charts = chartsPanel();
 const accounts = accountsPanel();
+const webhooks = webhooksPanel();
 moderationPanel();
 const sockets = socketsPanel();
 const channels = channelsPanel({
