@@ -187,6 +187,9 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     undo.push(() => eventLog.stop());
     await dispatcher.start();
     undo.push(() => dispatcher.stop());
+    if (config.historyTtlMs < config.webhooks.retryForMs && dispatcher.hasEndpoints) {
+      logger.warn({ historyTtlMs: config.historyTtlMs, retryForMs: config.webhooks.retryForMs }, 'HISTORY_TTL is shorter than WEBHOOK_RETRY_FOR: a failing webhook endpoint may find its oldest events pruned');
+    }
     // contract §11: a profile change goes, logged, to whoever may see the user's presence and to
     // the user: one copy per socket in their small channels, and to them and their partners
     profiles.onChange(async (userId, profile) => {

@@ -71,6 +71,11 @@ export class WebhookDispatcher {
     for (const worker of this.workers.values()) worker.wake();
   }
 
+  /** Whether any endpoint exists. */
+  get hasEndpoints(): boolean {
+    return this.endpoints.length > 0;
+  }
+
   /** Whether some enabled endpoint asks for `type` (what to record for webhooks only). */
   wants(type: WebhookEventType): boolean {
     return this.endpoints.some((endpoint) => !endpoint.disabled && endpoint.events.includes(type));
