@@ -278,6 +278,31 @@ describe('webhooks (contract §10)', function () {
       }
       expect(receiver.calls.map((c) => c.body.data.event)).to.deep.equal(['first', 'enabled-again']);
     });
+
+    it('counts deliveries, failures and lag per endpoint in /metrics', async () => {
+      const { id } = await createEndpoint(world.server, { url: receiver.url, events: ['notification.accepted'] });
+      receiver.answer((_call, index) => (index === 0 ? 500 : 204));
+      await world.notify('users:alice', 'one');
+      await world.notify('users:alice', 'two');
+      await receiver.waitForDelivered(2);
+      const metrics = await (await fetch(`${world.server.url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*endpoint="${id}"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      expect(value('chatty_webhook_deliveries_total')).to.equal(2);
+      expect(value('chatty_webhook_failures_total')).to.equal(1);
+      expect(value('chatty_webhook_lag_events')).to.be.a('number').and.at.least(0);
+    });
+
+    it('warns at start when HISTORY_TTL is shorter than WEBHOOK_RETRY_FOR and an endpoint exists', async () => {
+      const warning = 'HISTORY_TTL is shorter than WEBHOOK_RETRY_FOR: a failing webhook endpoint may find its oldest events pruned';
+      const env = { ...ALLOW, JWT_SECRET: world.server.secret, HISTORY_TTL: '1h', WEBHOOK_RETRY_FOR: '2h' };
+      const quiet = captureLog('warn');
+      await world.start({ dbPath: world.server.dbPath, logger: quiet.logger, env });
+      expect(quiet.lines.map((line) => line.msg), 'no endpoint, nothing to warn about').to.not.include(warning);
+      await createEndpoint(world.server, { url: receiver.url, events: ['chat.message'] });
+      const { logger, lines } = captureLog('warn');
+      await world.start({ dbPath: world.server.dbPath, logger, env });
+      expect(lines.map((line) => line.msg)).to.include(warning);
+    });
   });
 
   describe('outbound safety', () => {
