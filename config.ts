@@ -79,6 +79,8 @@ export interface WebhookSettings {
   readonly timeoutMs: number;
   /** How many endpoints may exist. */
   readonly maxEndpoints: number;
+  /** How many offline members a `chat.message` lists at most (a big channel's list is cut, and says so). */
+  readonly offlineLimit: number;
 }
 
 /**
@@ -178,6 +180,7 @@ export const ALIASES = {
   WEBHOOK_RETRY_FOR: ['WEBHOOK_RETRY_FOR'],
   WEBHOOK_TIMEOUT: ['WEBHOOK_TIMEOUT'],
   MAX_WEBHOOKS: ['MAX_WEBHOOKS'],
+  WEBHOOK_OFFLINE_LIMIT: ['WEBHOOK_OFFLINE_LIMIT'],
 } as const;
 type VariableName = keyof typeof ALIASES;
 
@@ -351,6 +354,7 @@ const schema = z.object({
   WEBHOOK_RETRY_FOR: duration(ms('30d'), '30 days').default(ms('24h')),
   WEBHOOK_TIMEOUT: duration(ms('60s'), '60 seconds').default(ms('10s')),
   MAX_WEBHOOKS: count(1, 1_000).default(100),
+  WEBHOOK_OFFLINE_LIMIT: count(1, 100_000).default(1_000),
 });
 
 /** Picks each variable from its first set alias; empty strings count as unset. */
@@ -437,6 +441,7 @@ export function loadConfig(env?: Record<string, string | undefined>): Config {
       retryForMs: v.WEBHOOK_RETRY_FOR,
       timeoutMs: v.WEBHOOK_TIMEOUT,
       maxEndpoints: v.MAX_WEBHOOKS,
+      offlineLimit: v.WEBHOOK_OFFLINE_LIMIT,
     }),
   });
 }

@@ -140,7 +140,7 @@ export async function createChatty(config: Config, options: ChattyOptions = {}):
     );
     if (config.limits.maxConnections > 0) httpServer.maxConnections = config.limits.maxConnections;
     const profiles = new Profiles(store);
-    const taps = webhookTaps({ wants: (type) => dispatcher.wants(type), store, eventLog, presence, clock });
+    const taps = webhookTaps({ wants: (type) => dispatcher.wants(type), store, eventLog, presence, clock, offlineLimit: config.webhooks.offlineLimit });
     const chat = new ServerChat({ store, eventLog, metrics, limits: config.limits, clock, webhooks: taps });
     const sockets = createSocketServer(httpServer, {
       profiles,

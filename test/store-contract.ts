@@ -403,9 +403,17 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       });
 
       it('keeps the members offline when a chat message was accepted with it, and nothing when none were given', async () => {
-        const [withList, without] = await store.appendEvents([{ ...chat('rooms-1', 'alice'), offline: ['bob', 'carol'] }, chat('rooms-1', 'alice')]);
+        const [withList, , without] = await store.appendEvents([
+          { ...chat('rooms-1', 'alice'), offline: ['bob', 'carol'] },
+          { ...chat('rooms-1', 'alice'), offline: ['bob'], offlineTruncated: true },
+          chat('rooms-1', 'alice'),
+        ]);
         const read = await store.eventsBetween(0, without!.id, 10);
-        expect(read.map((e) => (e.kind === 'chat' ? e.offline : 'x'))).to.deep.equal([['bob', 'carol'], undefined]);
+        expect(read.map((e) => (e.kind === 'chat' ? [e.offline, e.offlineTruncated] : 'x'))).to.deep.equal([
+          [['bob', 'carol'], undefined],
+          [['bob'], true],
+          [undefined, undefined],
+        ]);
         expect(withList!.id).to.be.lessThan(without!.id);
       });
     });

@@ -238,6 +238,7 @@ describe('unit: loadConfig webhooks (README "Webhooks")', () => {
     ['WEBHOOK_RETRY_FOR', 'retryForMs', 86_400_000, ['2h', 7_200_000], ['0', 'forever', '31d']],
     ['WEBHOOK_TIMEOUT', 'timeoutMs', 10_000, ['500ms', 500], ['0', 'soon', '61s']],
     ['MAX_WEBHOOKS', 'maxEndpoints', 100, ['3', 3], ['0', '1001', 'many']],
+    ['WEBHOOK_OFFLINE_LIMIT', 'offlineLimit', 1_000, ['5', 5], ['0', '100001', 'all']],
   ];
   for (const [variable, field, defaultValue, [value, read], refused] of settings) {
     it(`${variable}: defaults to ${String(defaultValue)}, reads ${JSON.stringify(value)}, refuses ${refused.join(', ')} with one line naming it`, () => {

@@ -11,6 +11,8 @@ import { useWorld } from './helpers/world.js';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
 import type { TestServer } from './helpers/server.js';
 import { captureLog } from './helpers/log.js';
+import { ManualClock } from './helpers/manual-clock.js';
+import type { Store } from '../src/store/store.js';
 
 /** The receiver listens on 127.0.0.1: allowed only with WEBHOOK_ALLOW_PRIVATE. */
 const ALLOW = { WEBHOOK_ALLOW_PRIVATE: 'true' };
@@ -186,6 +188,52 @@ describe('webhooks (contract §10)', function () {
       const sent = await alice.call('chat:send', { to: 'bob', body: 'are you there?' });
       const [call] = await receiver.waitForDelivered(1);
       expect(call!.body.data).to.deep.include({ id: sent.message.id, channel: 'dm:alice:bob', from: 'alice', offline: ['bob'] });
+    });
+
+    it('lists at most WEBHOOK_OFFLINE_LIMIT offline members, the first by id, and says the list was cut', async () => {
+      await world.start({ env: { ...ALLOW, WEBHOOK_OFFLINE_LIMIT: '2' } });
+      await createEndpoint(world.server, { url: receiver.url, events: ['chat.message'] });
+      await world.subscribe(['alice', 'dora', 'bob', 'carol', 'eve'], ['rooms', '9']);
+      const alice = await world.open('alice');
+      await alice.call('chat:send', { channel: 'rooms-9', body: 'who is there?' });
+      await world.subscribe(['alice', 'bob'], ['rooms', '10']);
+      await alice.call('chat:send', { channel: 'rooms-10', body: 'just us' });
+      const [cut, whole] = (await receiver.waitForDelivered(2)).map((c) => c.body.data);
+      expect(cut).to.deep.include({ offline: ['bob', 'carol'], offlineTruncated: true });
+      expect(whole).to.deep.include({ offline: ['bob'] });
+      expect(whole).to.not.have.property('offlineTruncated');
+    });
+
+    it('stops sending when it cannot renew its lease (the database away), and resumes once it can', async () => {
+      let refuse = false;
+      const clock = new ManualClock();
+      const refusing = (store: Store): Store =>
+        new Proxy(store, {
+          get(target, key) {
+            const value = Reflect.get(target, key, target);
+            if (typeof value !== 'function') return value;
+            if (key !== 'claimWebhooks') return value.bind(target);
+            return async (...args: unknown[]) => {
+              if (refuse) throw new Error('database away');
+              return value.apply(target, args);
+            };
+          },
+        });
+      await world.start({ clock, wrapStore: refusing, env: ALLOW });
+      const { id } = await createEndpoint(world.server, { url: receiver.url, events: ['notification.accepted'] });
+      await world.notify('users:alice', 'before');
+      await receiver.waitForDelivered(1);
+      refuse = true;
+      // past the last renewal's lease, less the margin: another node could take the endpoint soon
+      clock.advance(11_000);
+      await world.notify('users:alice', 'while-away');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(receiver.calls.map((c) => c.body.data.event)).to.deep.equal(['before']);
+      refuse = false;
+      // any change of the endpoint makes this node claim again
+      expect((await admin().patch(`/control/webhooks/${id}`, webhookBody({ disabled: false }))).status).to.equal(200);
+      await receiver.waitForDelivered(2);
+      expect(receiver.calls.map((c) => c.body.data.event)).to.deep.equal(['before', 'while-away']);
     });
 
     it('filters by channel: names and prefix* patterns; events about users only pass on their type', async () => {

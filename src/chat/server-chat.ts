@@ -47,7 +47,7 @@ export class ServerChat {
       throw new ChattyError('not_member', `${message.from.slice(0, 200)} is not a member of "${channel}"`);
     }
     const offline = await this.deps.webhooks?.offlineMembers(channel);
-    const logged = await eventLog.append({ kind: 'chat', channel, from: message.from ?? SYSTEM_SENDER, body: message.body, clientId: message.clientId, createdAt: clock.now(), ...(offline ? { offline } : {}) });
+    const logged = await eventLog.append({ kind: 'chat', channel, from: message.from ?? SYSTEM_SENDER, body: message.body, clientId: message.clientId, createdAt: clock.now(), ...offline });
     metrics.chatMessages.inc();
     return chatMessagePayload(logged);
   }

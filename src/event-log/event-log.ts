@@ -258,6 +258,9 @@ const EVENT_OVERHEAD_BYTES = 200;
 
 /** An estimate of the memory an event holds: its payload's JSON length, counted as UTF-16. */
 export function sizeOf(event: LoggedEvent): number {
-  const payload = event.kind === 'chat' ? event.body.length + event.channel.length : JSON.stringify(event.attributes).length + event.target.names.join().length;
+  const payload =
+    event.kind === 'chat'
+      ? event.body.length + event.channel.length + (event.offline?.join().length ?? 0)
+      : JSON.stringify(event.attributes).length + event.target.names.join().length;
   return EVENT_OVERHEAD_BYTES + 2 * payload;
 }

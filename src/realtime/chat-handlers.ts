@@ -74,7 +74,7 @@ export function chatHandlers(deps: ChatDeps): Omit<HandlerTable, 'auth:refresh'>
         await previous;
         const channel = await conversation(socket, p);
         const offline = await webhooks.offlineMembers(channel);
-        appended = eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now(), ...(offline ? { offline } : {}) });
+        appended = eventLog.append({ kind: 'chat', channel, from: me(socket), body: p.body, clientId: p.clientId ?? null, createdAt: clock.now(), ...offline });
       } finally {
         queued();
         if (socket.data.sending === turn) socket.data.sending = undefined;

@@ -3,7 +3,7 @@
  * messages table), turned into events the same way.
  */
 import type { NotifyMode } from '../channels/method-query.js';
-import type { AddFlag, ChatMessage, ClusterChange, LogEntry, LoggedEvent, StoredEvent } from './store.js';
+import type { AddFlag, ChatMessage, ClusterChange, LogEntry, LoggedEvent, NewChatMessage, StoredEvent } from './store.js';
 
 export interface EventRow {
   [column: string]: unknown;
@@ -39,6 +39,12 @@ export const MESSAGE_COLUMNS = 'id, channel, sender, body, client_id, created_at
 export const EVENT_COLUMNS = `e.id, e.kind, e.created_at, e.event, e.attributes, e.mode, e.targets, e.add_flags, e.idempotency_key,
   m.channel, m.sender, m.body, m.client_id`;
 
+/** A chat message's offline members as its row's attributes hold them; null when none were recorded. */
+export function offlineJson(message: NewChatMessage): string | null {
+  if (!message.offline) return null;
+  return JSON.stringify(message.offlineTruncated ? { offline: message.offline, truncated: true } : { offline: message.offline });
+}
+
 /** A row as an array of cells in EVENT_COLUMNS order. */
 export type EventCells = readonly [
   id: number,
@@ -69,7 +75,9 @@ export function storedEventOf(c: EventCells): StoredEvent {
   if (kind === 'chat') {
     const message = { kind: 'chat' as const, id, channel: channel!, from: sender!, body: body!, clientId, createdAt };
     // a chat entry's attributes hold the members offline when it was accepted, if a webhook asked
-    return attributes === null ? message : { ...message, offline: JSON.parse(attributes) as string[] };
+    if (attributes === null) return message;
+    const { offline, truncated } = JSON.parse(attributes) as { offline: string[]; truncated?: boolean };
+    return { ...message, offline, ...(truncated ? { offlineTruncated: true } : {}) };
   }
   return {
     kind: 'notify',

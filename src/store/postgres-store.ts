@@ -51,7 +51,7 @@ import type {
 import { IDEMPOTENCY_WINDOW_MS, IdempotencyKeyTaken, LAST_CHARACTER } from './store.js';
 import { ACCOUNT_COLUMNS, accountOfRow, type AccountRow } from './account-rows.js';
 import { WEBHOOK_COLUMNS, webhookOfRow, type WebhookRow } from './webhook-rows.js';
-import { EVENT_COLUMNS, MESSAGE_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
+import { offlineJson, EVENT_COLUMNS, MESSAGE_COLUMNS, cellsOfRow, entryOfRow, eventOfRow, messageOfRow, storedEventOf, type EventRow, type MessageRow } from './event-rows.js';
 
 /**
  * Advisory locks, as (namespace, lock) pairs: the namespace keeps them apart from any other
@@ -751,7 +751,7 @@ function batchColumns(events: readonly LoggedEvent[]): unknown[][] {
     if (event.kind === 'notify') {
       push(0, event.id, 'notify', event.createdAt, event.event, JSON.stringify(event.attributes), event.target.mode, JSON.stringify(event.target.names), event.add.join(','), event.idempotencyKey ?? null);
     } else {
-      push(0, event.id, 'chat', event.createdAt, null, event.offline ? JSON.stringify(event.offline) : null, null, null, null, null);
+      push(0, event.id, 'chat', event.createdAt, null, offlineJson(event), null, null, null, null);
       push(9, event.id, event.channel, event.from, event.body, event.clientId, event.createdAt);
       for (const member of dmParticipants(event.channel) ?? []) push(17, member, event.channel);
     }

@@ -41,7 +41,7 @@ import type {
 import { IDEMPOTENCY_WINDOW_MS, LAST_CHARACTER } from './store.js';
 import { ACCOUNT_COLUMNS, accountOfRow, type AccountRow } from './account-rows.js';
 import { WEBHOOK_COLUMNS, webhookOfRow, type WebhookRow } from './webhook-rows.js';
-import { EVENT_COLUMNS, MESSAGE_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
+import { offlineJson, EVENT_COLUMNS, MESSAGE_COLUMNS, eventOfRow, messageOfRow, storedEventOf, type EventCells, type EventRow, type MessageRow } from './event-rows.js';
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -320,7 +320,7 @@ export class SqliteStore implements Store {
       kind: 'chat',
       createdAt: event.createdAt,
       event: null,
-      attributes: event.offline ? JSON.stringify(event.offline) : null,
+      attributes: offlineJson(event),
       mode: null,
       targets: null,
       addFlags: null,

@@ -73,6 +73,8 @@ export interface NewChatMessage {
   readonly createdAt: number;
   /** The members with no socket online when it was accepted; recorded only while a webhook asks (contract §10). */
   readonly offline?: readonly UserId[];
+  /** More members were offline than WEBHOOK_OFFLINE_LIMIT: `offline` lists the first of them by id. */
+  readonly offlineTruncated?: boolean;
 }
 
 export type NewEvent = NewNotification | NewChatMessage;

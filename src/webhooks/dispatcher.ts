@@ -31,6 +31,14 @@ export const LEASE_MS = 15_000;
 const BATCH = 100;
 /** How often progress is stored while deliveries go well (a crash repeats at most this much). */
 const SAVE_EVERY_MS = 500;
+/**
+ * How long before its lease runs out a node stops sending when it could not renew it (the
+ * database away): another node may take the endpoint over at the lease's end, and two nodes
+ * sending at once could reorder calls. Also covers clocks a little apart.
+ */
+const LEASE_MARGIN_MS = LEASE_MS / 3;
+/** How long a worker waits before looking again whether the lease was renewed. */
+const LEASE_PAUSE_MS = 1_000;
 /** How long an idle worker waits for a wake-up before looking at the log anyway. */
 const IDLE_POLL_MS = 5_000;
 /** The first retry's delay (then doubled each time, with jitter) and the longest one. */
@@ -58,6 +66,8 @@ export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Until when the leases this node claimed last are surely still its own. */
+  private heldUntil = 0;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -106,18 +116,24 @@ export class WebhookDispatcher {
       const now = clock.now();
       const held = await store.claimWebhooks(owner, now, now + LEASE_MS, takeover);
       if (this.stopped) return;
+      this.heldUntil = now + LEASE_MS - LEASE_MARGIN_MS;
       const ids = new Set(held.map((endpoint) => endpoint.id));
       for (const [id, worker] of this.workers) if (!ids.has(id)) this.dismiss(id, worker);
       for (const endpoint of held) {
         const worker = this.workers.get(endpoint.id);
         if (worker && !worker.stopped) worker.update(endpoint);
-        else this.workers.set(endpoint.id, new EndpointWorker(endpoint, this.options, () => this.dismiss(endpoint.id)));
+        else this.workers.set(endpoint.id, new EndpointWorker(endpoint, this.options, () => this.holds(), () => this.dismiss(endpoint.id)));
       }
     } catch (error) {
       // the leases run out if this goes on; another node (or this one, later) takes over
       logger.warn({ err: error }, 'webhook endpoints could not be read');
       throw error;
     }
+  }
+
+  /** Whether this node's leases are surely its own now (renewed recently enough). */
+  private holds(): boolean {
+    return this.options.clock.now() < this.heldUntil;
   }
 
   private dismiss(id: string, worker = this.workers.get(id)): void {
@@ -159,6 +175,8 @@ class EndpointWorker {
   constructor(
     private endpoint: WebhookEndpoint,
     private readonly options: DispatcherOptions,
+    /** Whether the lease is surely still this node's: when not, nothing is sent until it is renewed. */
+    private readonly holds: () => boolean,
     private readonly onLeaseLost: () => void,
   ) {
     this.cursor = endpoint.cursor;
@@ -199,6 +217,10 @@ class EndpointWorker {
       try {
         // a wake-up from here on means entries past `until`
         this.woken = false;
+        if (!this.holds()) {
+          await this.wait(LEASE_PAUSE_MS, false);
+          continue;
+        }
         const until = eventLog.deliveredThrough;
         metrics.webhookLag.set({ endpoint: this.endpoint.id }, Math.max(0, until - this.cursor));
         if (this.cursor >= until) {
@@ -229,6 +251,10 @@ class EndpointWorker {
     const { clock, metrics, logger } = this.options;
     for (;;) {
       if (this.stopped) return false;
+      if (!this.holds()) {
+        await this.wait(LEASE_PAUSE_MS, false);
+        continue;
+      }
       const error = await this.attempt(event);
       if (this.stopped) return false;
       if (error === undefined) {

@@ -13,9 +13,17 @@ import { presenceRecord, readRecord } from './webhook-events.js';
 /** Members looked at per page when finding who is offline. */
 const MEMBER_PAGE = 1000;
 
+export interface OfflineMembers {
+  readonly offline: UserId[];
+  readonly offlineTruncated?: true;
+}
+
 export interface WebhookTaps {
-  /** The members of `channel` with no socket online, when an endpoint asks for `chat.message`. */
-  offlineMembers(channel: ConversationName): Promise<UserId[] | undefined>;
+  /**
+   * The members of `channel` with no socket online, by id, at most `limit` of them (and whether
+   * there were more), when an endpoint asks for `chat.message`.
+   */
+  offlineMembers(channel: ConversationName): Promise<OfflineMembers | undefined>;
   /** A user's first socket connected, or their last one left. */
   presence(userId: UserId, status: 'online' | 'offline'): Promise<void>;
   /** A read position advanced. */
@@ -29,8 +37,16 @@ export const NO_TAPS: WebhookTaps = {
   read: async () => {},
 };
 
-export function webhookTaps(deps: { wants: (type: WebhookEventType) => boolean; store: Store; eventLog: EventLog; presence: PresenceTracker; clock: Clock }): WebhookTaps {
-  const { wants, store, eventLog, presence, clock } = deps;
+export function webhookTaps(deps: {
+  wants: (type: WebhookEventType) => boolean;
+  store: Store;
+  eventLog: EventLog;
+  presence: PresenceTracker;
+  clock: Clock;
+  /** WEBHOOK_OFFLINE_LIMIT: the scan of a big channel stops there. */
+  offlineLimit: number;
+}): WebhookTaps {
+  const { wants, store, eventLog, presence, clock, offlineLimit } = deps;
   return {
     async offlineMembers(channel) {
       if (!wants('chat.message')) return undefined;
@@ -42,12 +58,13 @@ export function webhookTaps(deps: { wants: (type: WebhookEventType) => boolean; 
       const pair = dmParticipants(channel);
       if (pair) {
         await collect([...new Set(pair)]);
-        return offline;
+        return { offline };
       }
       for (let after: UserId | undefined; ; ) {
         const members = await store.subscribersOf(channel, { ...(after !== undefined ? { after } : {}), size: MEMBER_PAGE });
         await collect(members);
-        if (members.length < MEMBER_PAGE) return offline;
+        if (offline.length > offlineLimit) return { offline: offline.slice(0, offlineLimit), offlineTruncated: true };
+        if (members.length < MEMBER_PAGE) return { offline };
         after = members[members.length - 1];
       }
     },

@@ -55,7 +55,7 @@ export function webhookEventsOf(entry: LoggedEvent): WebhookEvent[] {
   if (entry.kind === 'chat') {
     // removed by moderation before it went out (a body is never empty otherwise): not sent
     if (entry.deletedAt !== undefined || entry.body === '') return [];
-    const data = { ...chatMessagePayload(entry), offline: entry.offline ?? [] };
+    const data = { ...chatMessagePayload(entry), offline: entry.offline ?? [], ...(entry.offlineTruncated ? { offlineTruncated: true } : {}) };
     return [{ id, type: 'chat.message', timestamp, data, channels: [entry.channel] }];
   }
   const attributes = entry.attributes;
