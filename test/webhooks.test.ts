@@ -12,6 +12,9 @@ import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
 import type { TestServer } from './helpers/server.js';
 import { captureLog } from './helpers/log.js';
 import { ManualClock } from './helpers/manual-clock.js';
+import { compileComponent } from './helpers/openapi.js';
+import { webhookSchemaName } from '../src/http/openapi.js';
+import type { ReceivedCall } from './helpers/webhook-receiver.js';
 import type { Store } from '../src/store/store.js';
 
 /** The receiver listens on 127.0.0.1: allowed only with WEBHOOK_ALLOW_PRIVATE. */
@@ -132,6 +135,7 @@ describe('webhooks (contract §10)', function () {
       const id = await world.notify('channels:posts-1,posts-2', 'post.updated', { title: 'x' });
       const [call] = await receiver.waitForDelivered(1);
       expect(receiver.verify(call!, secret)).to.deep.include({ type: 'notification.accepted' });
+      expectDocumented(call!);
       expect(call!.body.data).to.deep.equal({ id: String(id), event: 'post.updated', mode: 'channels', targets: ['posts-1', 'posts-2'] });
       expect(call!.id).to.equal(`evt_${id}`);
       expect(Date.parse(call!.body.timestamp)).to.be.closeTo(Date.now(), 10_000);
@@ -167,7 +171,10 @@ describe('webhooks (contract §10)', function () {
       bob.close();
       const types = () => receiver.delivered().map((c) => c.body.type);
       await waitUntil(() => types().includes('presence.offline'));
-      for (const call of receiver.delivered()) receiver.verify(call, secret);
+      for (const call of receiver.delivered()) {
+        receiver.verify(call, secret);
+        expectDocumented(call);
+      }
       const of = (type: string) => receiver.delivered().filter((c) => c.body.type === type).map((c) => c.body.data);
       expect(of('subscription.changed')).to.have.deep.members(['alice', 'bob', 'carol'].map((userId) => ({ userId, added: ['rooms-1'], removed: [] })));
       expect(of('presence.online')).to.deep.equal([{ userId: 'alice' }, { userId: 'bob' }]);
@@ -198,7 +205,9 @@ describe('webhooks (contract §10)', function () {
       await alice.call('chat:send', { channel: 'rooms-9', body: 'who is there?' });
       await world.subscribe(['alice', 'bob'], ['rooms', '10']);
       await alice.call('chat:send', { channel: 'rooms-10', body: 'just us' });
-      const [cut, whole] = (await receiver.waitForDelivered(2)).map((c) => c.body.data);
+      const calls = await receiver.waitForDelivered(2);
+      calls.forEach(expectDocumented);
+      const [cut, whole] = calls.map((c) => c.body.data);
       expect(cut).to.deep.include({ offline: ['bob', 'carol'], offlineTruncated: true });
       expect(whole).to.deep.include({ offline: ['bob'] });
       expect(whole).to.not.have.property('offlineTruncated');
@@ -372,6 +381,12 @@ describe('webhooks (contract §10)', function () {
     });
   });
 });
+
+/** Checks a call's body against its schema in /openapi.json (`webhooks`, contract §10). */
+function expectDocumented(call: ReceivedCall): void {
+  const validate = compileComponent(webhookSchemaName(call.body.type));
+  expect(validate(call.body), `${call.body.type}: ${JSON.stringify(validate.errors)}`).to.equal(true);
+}
 
 /** Polls `check` every 20 ms until it holds (10 s at most). */
 async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {

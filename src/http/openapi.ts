@@ -83,6 +83,43 @@ const webhookResource = resource('webhooks', webhookAttributes);
 const webhookWithSecret = resource('webhooks', { ...webhookAttributes, secret: { type: 'string', pattern: '^whsec_' } });
 const webhookPath = { name: 'id', in: 'path', required: true, schema: string };
 
+/** The body of a webhook call of `type` (contract §10): `{type, timestamp, data}`, nothing else. */
+function webhookCall(type: string, data: Record<string, unknown>, optional: readonly string[] = []) {
+  return {
+    type: 'object',
+    properties: {
+      type: { const: type },
+      timestamp: dateTime,
+      data: { type: 'object', properties: data, required: Object.keys(data).filter((key) => !optional.includes(key)), additionalProperties: false },
+    },
+    required: ['type', 'timestamp', 'data'],
+    additionalProperties: false,
+  };
+}
+const strings = { type: 'array', items: string };
+const messageId = { type: 'integer', minimum: 1 };
+/** One schema per event type, named `Webhook` and the type in words (`WebhookChatMessage`). */
+const WEBHOOK_CALLS = {
+  'chat.message': webhookCall(
+    'chat.message',
+    { id: messageId, ...messageAttributes, offline: strings, offlineTruncated: { const: true } },
+    ['offlineTruncated'],
+  ),
+  'chat.read': webhookCall('chat.read', { channel: string, userId: string, messageId, readAt: dateTime }),
+  'chat.deleted': webhookCall('chat.deleted', { id: messageId, channel: string }),
+  'presence.online': webhookCall('presence.online', { userId: string }),
+  'presence.offline': webhookCall('presence.offline', { userId: string }),
+  'subscription.changed': webhookCall('subscription.changed', { userId: string, added: strings, removed: strings }),
+  'notification.accepted': webhookCall('notification.accepted', { id: string, event: string, mode: { enum: ['channels', 'channels-efficient', 'users'] }, targets: strings }),
+} satisfies Record<(typeof WEBHOOK_EVENT_TYPES)[number], unknown>;
+/** `chat.message` → `WebhookChatMessage`: the component schema of a webhook call's body. */
+export const webhookSchemaName = (type: string) => `Webhook${type.replace(/(^|\.)(\w)/g, (_, _dot: string, letter: string) => letter.toUpperCase())}`;
+const webhookHeaders = [
+  { name: 'webhook-id', in: 'header', required: true, description: 'the same on every retry of one delivery: deduplicate on it', schema: string },
+  { name: 'webhook-timestamp', in: 'header', required: true, description: 'the call’s time, in seconds since the epoch', schema: { type: 'string', pattern: '^[0-9]+$' } },
+  { name: 'webhook-signature', in: 'header', required: true, description: '`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` keyed by the decoded secret after `whsec_`; space-separated during a rotation', schema: string },
+];
+
 const json = (schema: unknown, description: string) => ({ description, content: { [JSON_API]: { schema } } });
 const errorResponse = json(ref('ErrorDocument'), 'A JSON:API error document; `errors[0].code` is from the error registry');
 
@@ -126,6 +163,7 @@ export const OPENAPI = {
       metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when it is set' },
     },
     schemas: {
+      ...Object.fromEntries(Object.entries(WEBHOOK_CALLS).map(([type, schema]) => [webhookSchemaName(type), schema])),
       Error: {
         type: 'object',
         properties: {
@@ -555,4 +593,18 @@ export const OPENAPI = {
     '/': { get: { summary: 'The chat page', responses: { '200': { description: 'HTML', content: { 'text/html': { schema: string } } }, default: errorResponse } } },
     '/admin': { get: { summary: 'The operator page', responses: { '200': { description: 'HTML', content: { 'text/html': { schema: string } } }, default: errorResponse } } },
   },
+  // contract §10: the calls Chatty makes to an endpoint's URL (OpenAPI 3.1's outgoing requests)
+  webhooks: Object.fromEntries(
+    WEBHOOK_EVENT_TYPES.map((type) => [
+      type,
+      {
+        post: {
+          summary: `A \`${type}\` event, to every endpoint asking for it (Standard Webhooks)`,
+          parameters: webhookHeaders,
+          requestBody: { required: true, content: { 'application/json': { schema: ref(webhookSchemaName(type)) } } },
+          responses: { '2XX': { description: 'Delivered; anything else (or no answer within WEBHOOK_TIMEOUT) is retried' } },
+        },
+      },
+    ]),
+  ),
 } as const;
