@@ -153,6 +153,8 @@ describe('many nodes: faults (contract §9 guarantee 8, issue 26)', function () 
       }),
     );
     await alice.waitFor('streamed', 20);
+    // a socket can hear an event before its notify's answer is back with the client
+    await until('20 notifies acknowledged', async () => acknowledged.length >= 20);
     a.proc.kill('SIGKILL');
     await a.exited;
     stop = true;

@@ -7,7 +7,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
-import { Chatty, ChattyApiError, ChattyNetworkError } from '../src/sdk/client.js';
+import { Chatty, ChattyApiError, ChattyNetworkError, ChattyWebhookError, verifyWebhook } from '../src/sdk/client.js';
+import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
 import { connect } from './helpers/sockets.js';
 import { useWorld } from './helpers/world.js';
 
@@ -215,6 +216,54 @@ describe('the Node SDK, chatty/client (issue 30)', () => {
     } finally {
       await down.close();
     }
+  });
+});
+
+describe('the Node SDK and webhooks (issue 14)', () => {
+  const world = useWorld({ env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
+  let receiver: Receiver;
+  beforeEach(async () => (receiver = await startReceiver()));
+  afterEach(() => receiver.close());
+
+  it('manages endpoints with an admin token, and verifies the calls as the standardwebhooks library does', async () => {
+    const chatty = new Chatty({ url: world.server.url, secret: world.server.secret, backoffMs: 1 });
+    const admin = new Chatty({ url: world.server.url, token: chatty.mintUserToken('ops', { role: 'admin' }) });
+    const created = await admin.createWebhook({ url: receiver.url, events: ['notification.accepted'] });
+    expect(created).to.deep.include({ url: receiver.url, events: ['notification.accepted'], channels: null, status: 'active' });
+    expect(created.secret).to.match(/^whsec_/);
+    expect((await admin.webhooks()).map((w) => w.id)).to.deep.equal([created.id]);
+    const notified = await chatty.notify({ users: ['alice'] }, 'hello', { n: 1 });
+    const [call] = await receiver.waitForDelivered(1);
+    const headers = call!.headers as Record<string, string>;
+    const event = verifyWebhook(created.secret, call!.raw, headers);
+    expect(event).to.deep.equal({ id: call!.id, type: 'notification.accepted', timestamp: call!.body.timestamp, data: { id: notified.id, event: 'hello', mode: 'users', targets: ['alice'] } });
+    expect(event).to.deep.include(receiver.verify(call!, created.secret) as object);
+    // a Headers object too, and a Buffer body
+    expect(verifyWebhook(created.secret, Buffer.from(call!.raw), new Headers(headers)).id).to.equal(call!.id);
+
+    // forged, tampered, stale, or signed with another secret: refused
+    const other = await admin.rotateWebhookSecret(created.id);
+    expect(other.secret).to.not.equal(created.secret);
+    const refusals = [
+      () => verifyWebhook(created.secret, call!.raw.replace('hello', 'HELLO'), headers),
+      () => verifyWebhook(other.secret, call!.raw, headers),
+      () => verifyWebhook(created.secret, call!.raw, { ...headers, 'webhook-signature': 'v1,' + Buffer.alloc(32).toString('base64') }),
+      () => verifyWebhook(created.secret, call!.raw, { ...headers, 'webhook-id': 'evt_1_other' }),
+      () => verifyWebhook(created.secret, call!.raw, headers, { now: Date.now() + 600_000 }),
+      () => verifyWebhook(created.secret, call!.raw, { 'webhook-id': call!.id }),
+    ];
+    for (const refuse of refusals) expect(refuse).to.throw(ChattyWebhookError);
+    // during the rotation, calls carry both signatures: either secret verifies
+    await chatty.notify({ users: ['alice'] }, 'after-rotation');
+    const [, second] = await receiver.waitForDelivered(2);
+    for (const secret of [created.secret, other.secret]) expect(verifyWebhook(secret, second!.raw, second!.headers as Record<string, string>).type).to.equal('notification.accepted');
+
+    expect(await admin.updateWebhook(created.id, { disabled: true })).to.deep.include({ disabled: true, status: 'disabled' });
+    await admin.deleteWebhook(created.id);
+    expect(await admin.webhooks()).to.deep.equal([]);
+    // a service token is refused, as the contract says
+    const error = await rejection(chatty.webhooks());
+    expect(error).to.be.instanceOf(ChattyApiError).and.include({ status: 403, code: 'forbidden' });
   });
 });
 

@@ -23,7 +23,10 @@ import jwt from 'jsonwebtoken';
 import type { ErrorCode } from '../errors.js';
 import type { NotifyMode } from '../channels/method-query.js';
 
+import { endpointOf, type WebhookEndpoint, type WebhookEventType, type WebhookSettings } from './webhooks.js';
+
 export type { ErrorCode, NotifyMode };
+export { ChattyWebhookError, verifyWebhook, type WebhookEndpoint, type WebhookEvent, type WebhookEventType, type WebhookSettings } from './webhooks.js';
 
 /** Who a notify or a subscription change addresses (contract §4.1): one mode and its names. */
 export type Target = { channels: readonly string[] } | { channelsEfficient: readonly string[] } | { users: readonly string[] };
@@ -200,6 +203,37 @@ export class Chatty {
     const sent = await this.send('PUT', '/auth/update-jwt-secret', body, { retry: false });
     const data = (sent.body as { data: { id: string; attributes: { createdAt: string; previousKeysExpireAt: string } } }).data;
     return { keyId: data.id, ...data.attributes };
+  }
+
+  // webhooks (contract §10): admin routes, so these need an admin token (options.token)
+
+  /** Creates a webhook endpoint; the answer holds its signing secret, shown only this once. Not retried. */
+  async createWebhook(settings: WebhookSettings & { url: string; events: readonly WebhookEventType[] }): Promise<WebhookEndpoint & { secret: string }> {
+    const sent = await this.send('POST', '/control/webhooks', { data: { type: 'webhooks', attributes: settings } }, { retry: false });
+    return endpointOf(sent.body) as WebhookEndpoint & { secret: string };
+  }
+
+  /** Every endpoint, oldest first, with its status, last error and lag (never a secret). */
+  async webhooks(): Promise<WebhookEndpoint[]> {
+    const sent = await this.send('GET', '/control/webhooks', undefined, { retry: true });
+    return (sent.body as { data: unknown[] }).data.map((resource) => endpointOf({ data: resource }));
+  }
+
+  /** Changes an endpoint's url, events, channels or disabled (re-enabled, it resumes at the head of the log). */
+  async updateWebhook(id: string, settings: WebhookSettings): Promise<WebhookEndpoint> {
+    const sent = await this.send('PATCH', `/control/webhooks/${encodeURIComponent(id)}`, { data: { type: 'webhooks', attributes: settings } }, { retry: true });
+    return endpointOf(sent.body);
+  }
+
+  /** Deletes an endpoint: nothing more is sent to it. Not retried (a repeat would be a 404). */
+  async deleteWebhook(id: string): Promise<void> {
+    await this.send('DELETE', `/control/webhooks/${encodeURIComponent(id)}`, undefined, { retry: false });
+  }
+
+  /** A new signing secret; the previous one keeps signing alongside for 24 hours. Not retried. */
+  async rotateWebhookSecret(id: string): Promise<WebhookEndpoint & { secret: string }> {
+    const sent = await this.send('POST', `/control/webhooks/${encodeURIComponent(id)}/rotate-secret`, undefined, { retry: false });
+    return endpointOf(sent.body) as WebhookEndpoint & { secret: string };
   }
 
   private async change(action: 'subscribe' | 'unsubscribe', target: Target, document: JsonApiDocument): Promise<SubscriptionChange> {
