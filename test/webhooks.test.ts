@@ -373,10 +373,14 @@ describe('webhooks (contract §10)', function () {
 
     it('checks the address again at call time: an endpoint saved while allowed is refused once it is not', async () => {
       const { id } = await createEndpoint(world.server, { url: receiver.url, events: ['notification.accepted'] });
+      // by name: the address is checked where the connection resolves it, as DNS answers then
+      const byName = await createEndpoint(world.server, { url: receiver.url.replace('127.0.0.1', 'localhost'), events: ['notification.accepted'] });
       await world.start({ dbPath: world.server.dbPath, env: { JWT_SECRET: world.server.secret } });
       await world.notify('users:alice', 'never');
-      await waitUntil(async () => (await admin().get(`/control/webhooks/${id}`)).body.data.attributes.lastError !== null);
-      expect((await admin().get(`/control/webhooks/${id}`)).body.data.attributes.lastError).to.equal('127.0.0.1 is a loopback, link-local or private address');
+      const lastError = async (endpoint: string) => (await admin().get(`/control/webhooks/${endpoint}`)).body.data.attributes.lastError as string | null;
+      await waitUntil(async () => (await lastError(id)) !== null && (await lastError(byName.id)) !== null);
+      expect(await lastError(id)).to.equal('127.0.0.1 is a loopback, link-local or private address');
+      expect(await lastError(byName.id)).to.match(/^localhost resolves to (127\.0\.0\.1|::1), a loopback, link-local or private address$/);
       expect(receiver.calls).to.deep.equal([]);
     });
   });
