@@ -371,6 +371,36 @@ describe('webhooks (contract §10)', function () {
       expect((await admin().get('/control/webhooks')).body.data).to.deep.equal([]);
     });
 
+    it('follows no redirect, and reads only the start of an answer', async () => {
+      await world.start({ env: { ...ALLOW, WEBHOOK_TIMEOUT: '3s' } });
+      const http = await import('node:http');
+      const redirecting = http.createServer((_req, res) => res.writeHead(302, { location: receiver.url }).end());
+      // an answer that never ends: only a bounded read gets to say what it was before the deadline
+      const chatty = http.createServer((req, res) => {
+        req.resume();
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        const timer = setInterval(() => res.write('x'.repeat(1000)), 5);
+        res.on('close', () => clearInterval(timer));
+      });
+      for (const server of [redirecting, chatty]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const urlOf = (server: typeof chatty) => `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+      try {
+        const moved = await createEndpoint(world.server, { url: urlOf(redirecting), events: ['notification.accepted'] });
+        const big = await createEndpoint(world.server, { url: urlOf(chatty), events: ['notification.accepted'] });
+        await world.notify('users:alice', 'somewhere');
+        const lastError = async (endpoint: string) => (await admin().get(`/control/webhooks/${endpoint}`)).body.data.attributes.lastError as string | null;
+        await waitUntil(async () => (await lastError(moved.id)) !== null && (await lastError(big.id)) !== null);
+        expect(await lastError(moved.id)).to.equal('HTTP 302');
+        expect(await lastError(big.id)).to.equal(`HTTP 500: ${'x'.repeat(200)}`);
+        expect(receiver.calls, 'the redirect was not followed').to.deep.equal([]);
+      } finally {
+        for (const server of [redirecting, chatty]) {
+          server.closeAllConnections();
+          server.close();
+        }
+      }
+    });
+
     it('checks the address again at call time: an endpoint saved while allowed is refused once it is not', async () => {
       const { id } = await createEndpoint(world.server, { url: receiver.url, events: ['notification.accepted'] });
       // by name: the address is checked where the connection resolves it, as DNS answers then
