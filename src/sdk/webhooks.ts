@@ -5,14 +5,16 @@
  * @example
  *   import { verifyWebhook } from 'chatty/client';
  *   app.post('/chatty-hooks', express.text({ type: 'application/json' }), (req, res) => {
- *     const event = verifyWebhook(process.env.CHATTY_WEBHOOK_SECRET, req.body, req.headers); // throws if forged or stale
+ *     const event = verifyWebhook(endpointSecret, req.body, req.headers); // throws if forged or stale
  *     if (event.type === 'chat.message') for (const userId of event.data.offline) push(userId, event.data.body);
  *     res.sendStatus(204);
  *   });
  */
 import crypto from 'node:crypto';
+import { signatureOf } from '../webhooks/signature.js';
+import type { WebhookEventType } from '../store/store.js';
 
-export type WebhookEventType = 'chat.message' | 'chat.read' | 'chat.deleted' | 'presence.online' | 'presence.offline' | 'subscription.changed' | 'notification.accepted';
+export type { WebhookEventType };
 
 /** The body of a call, by type (the schemas `Webhook…` of /openapi.json). */
 export type WebhookEvent = {
@@ -60,9 +62,8 @@ export function verifyWebhook(secret: string, body: string | Buffer, headers: He
   if (!/^\d+$/.test(timestamp)) throw new ChattyWebhookError('webhook-timestamp is not a number of seconds');
   const now = Math.floor((options.now ?? Date.now()) / 1000);
   if (Math.abs(now - Number(timestamp)) > (options.toleranceSeconds ?? 300)) throw new ChattyWebhookError('webhook-timestamp is too far from now');
-  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
   const text = typeof body === 'string' ? body : body.toString('utf8');
-  const expected = crypto.createHmac('sha256', key).update(`${id}.${timestamp}.${text}`).digest();
+  const expected = signatureOf(secret, id, timestamp, text);
   const matches = signatures.split(' ').some((signature) => {
     const [version, value] = signature.split(',', 2);
     if (version !== 'v1' || !value) return false;

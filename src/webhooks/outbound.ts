@@ -16,8 +16,12 @@ import ipaddr from 'ipaddr.js';
 /** How much of an answer is read (for the operator's `lastError`); the rest is not. */
 export const MAX_RESPONSE_BYTES = 4096;
 
-/** A call the safety rules refused before it was made. */
-export class AddressRefused extends Error {}
+/** A call the safety rules refused before it was made: `host` is an address that is not public, or resolves to one. */
+export class AddressRefused extends Error {
+  constructor(host: string, resolved?: string) {
+    super(`${host} ${resolved === undefined ? 'is' : `resolves to ${resolved},`} a loopback, link-local or private address`);
+  }
+}
 
 /** Whether `address` is an ordinary public unicast address (an IPv4-mapped IPv6 one as its IPv4). */
 export function isPublicAddress(address: string): boolean {
@@ -38,7 +42,7 @@ export async function checkDestination(url: URL, allowPrivate: boolean): Promise
   if (allowPrivate) return;
   const host = hostOf(url);
   if (net.isIP(host)) {
-    if (!isPublicAddress(host)) throw new AddressRefused(`${host} is a loopback, link-local or private address`);
+    if (!isPublicAddress(host)) throw new AddressRefused(host);
     return;
   }
   let addresses: dns.LookupAddress[];
@@ -48,7 +52,7 @@ export async function checkDestination(url: URL, allowPrivate: boolean): Promise
     return;
   }
   const refused = addresses.find((a) => !isPublicAddress(a.address));
-  if (refused) throw new AddressRefused(`${host} resolves to ${refused.address}, a loopback, link-local or private address`);
+  if (refused) throw new AddressRefused(host, refused.address);
 }
 
 /** dns.lookup, refusing names that resolve to an address that is not public. */
@@ -56,7 +60,7 @@ const guardedLookup: net.LookupFunction = (hostname, options, callback) => {
   dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
     if (error) return callback(error, '', 0);
     const refused = addresses.find((a) => !isPublicAddress(a.address));
-    if (refused) return callback(new AddressRefused(`${hostname} resolves to ${refused.address}, a loopback, link-local or private address`), '', 0);
+    if (refused) return callback(new AddressRefused(hostname, refused.address), '', 0);
     if (options.all) return (callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, addresses);
     callback(null, addresses[0]!.address, addresses[0]!.family);
   });
@@ -81,7 +85,7 @@ export interface PostResult {
 /** POSTs `body` to `url`; rejects on a refused address, a network error, or the deadline. */
 export async function post(url: URL, body: string, headers: Record<string, string>, options: PostOptions): Promise<PostResult> {
   if (!options.allowPrivate && net.isIP(hostOf(url)) && !isPublicAddress(hostOf(url))) {
-    throw new AddressRefused(`${hostOf(url)} is a loopback, link-local or private address`);
+    throw new AddressRefused(hostOf(url));
   }
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<PostResult>((resolve, reject) => {

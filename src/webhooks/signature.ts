@@ -13,9 +13,13 @@ export function newSecret(): string {
   return PREFIX + randomBytes(32).toString('base64');
 }
 
+/** The HMAC-SHA256 of `<id>.<timestamp>.<body>`, keyed by the base64 after `whsec_` (or the whole secret without it). */
+export function signatureOf(secret: string, id: string, timestamp: number | string, body: string): Buffer {
+  const key = Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, 'base64');
+  return createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest();
+}
+
 /** The `webhook-signature` header for a call, signed with each of `secrets`. */
 export function signatures(secrets: readonly string[], id: string, timestampSeconds: number, body: string): string {
-  return secrets
-    .map((secret) => `v1,${createHmac('sha256', Buffer.from(secret.slice(PREFIX.length), 'base64')).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`)
-    .join(' ');
+  return secrets.map((secret) => `v1,${signatureOf(secret, id, timestampSeconds, body).toString('base64')}`).join(' ');
 }
